@@ -1,0 +1,1 @@
+"""antt: the shared kernel (contracts, messaging, event store wiring, gRPC, metrics, CLI)."""

@@ -1,0 +1,1 @@
+"""Hand-written glue around the generated protobuf code: subjects, envelope, type registry."""

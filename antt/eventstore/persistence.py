@@ -1,0 +1,78 @@
+"""Turn a service's database URL into eventsourcing settings and a SQLAlchemy engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+
+class DatabaseUrlError(ValueError):
+    """The database URL is neither sqlite:///path nor postgresql://…"""
+
+
+def is_postgres(url: str) -> bool:
+    """True for postgresql:// (and postgres://) URLs."""
+    return url.split(":", 1)[0] in {"postgresql", "postgres", "postgresql+psycopg"}
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a sqlite:///path URL."""
+    if not url.startswith("sqlite:///"):
+        raise DatabaseUrlError(f"expected sqlite:///path, got {url!r}")
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def eventsourcing_env(url: str) -> dict[str, str]:
+    """Environment for eventsourcing's Application: SQLite by default, PostgreSQL when the URL says so."""
+    if url.startswith("sqlite:///"):
+        path = sqlite_path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path),
+                "SQLITE_LOCK_TIMEOUT": "30"}
+    if is_postgres(url):
+        parts = urlsplit(url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")),
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+        }
+    raise DatabaseUrlError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://…")
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The same database as a SQLAlchemy URL (psycopg 3 driver for PostgreSQL)."""
+    if url.startswith("sqlite:///"):
+        sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
+        return url
+    if is_postgres(url):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    raise DatabaseUrlError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://…")
+
+
+def create_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for read models and tracking tables in the service's database."""
+    engine = sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            # WAL lets the event store, relay and consumers share one file; wait instead of failing.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+            # Let SQLAlchemy, not pysqlite, open transactions, so SAVEPOINTs work.
+            dbapi_conn.isolation_level = None
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn):  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql("BEGIN")
+    return engine

@@ -1,0 +1,1 @@
+"""gRPC helpers: server factory (health, reflection, metrics), domain error mapping."""

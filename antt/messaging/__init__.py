@@ -1,0 +1,1 @@
+"""NATS JetStream: connections, stream declarations and the exactly-once consumer base."""

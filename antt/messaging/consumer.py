@@ -1,0 +1,201 @@
+"""Consumer base: a FastStream subscriber on a durable pull consumer that applies each message
+exactly once (projection + tracking row in one transaction, then ack) and dead-letters poison."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from google.protobuf.message import Message
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy as JsAckPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from sqlalchemy.engine import Engine
+
+from antt import metrics
+from antt.contracts import envelope, subjects, types
+from antt.contracts.envelope import Envelope
+from antt.messaging.streams import DLQ_STREAM, stream_name
+from antt.messaging.tracking import metadata as tracking_metadata
+from antt.messaging.tracking import tracking
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    """A decoded message: its envelope, parsed subject and protobuf payload."""
+
+    envelope: Envelope
+    subject: subjects.Subject
+    payload: Message
+
+    @property
+    def event_type(self) -> str:
+        """Short event type, e.g. "UnitRegistered"."""
+        return types.event_name(self.envelope.type)
+
+
+Projection = Callable[[sa.Connection, ReceivedEvent], None]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """What a service consumes: durable name, source service, filter and the projection to apply."""
+
+    name: str  # durable consumer, "<consumer-svc>-from-<source-svc>"
+    source: str
+    projection: Projection
+    filter_subject: str = ""
+    metadata: Sequence[sa.MetaData] = field(default_factory=tuple)
+
+    @property
+    def subject(self) -> str:
+        """The subject filter (all of the source's events by default)."""
+        return self.filter_subject or f"{subjects.PREFIX}.{self.source}.v1.>"
+
+
+class Outcome(enum.Enum):
+    """What happened to one message."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+
+
+def decode(msg: Msg) -> ReceivedEvent:
+    """Envelope + payload of a raw message; raises on anything malformed."""
+    env = envelope.from_headers(msg.headers)
+    return ReceivedEvent(env, subjects.parse(msg.subject), types.decode(env.type, msg.data))
+
+
+@dataclass
+class ConsumerOptions:
+    """Delivery settings (see ANTT_CONSUMER_* variables)."""
+
+    max_deliver: int = 5
+    ack_wait: float = 30.0
+    batch: int = 100
+    fetch_timeout: float = 1.0
+
+
+class ProjectionConsumer:
+    """Applies a ConsumerSpec's projection to a durable JetStream consumer, exactly once."""
+
+    def __init__(self, spec: ConsumerSpec, engine: Engine, nc: Client, options: ConsumerOptions) -> None:
+        self.spec = spec
+        self.engine = engine
+        self.nc = nc
+        self.options = options
+        tracking_metadata.create_all(engine, tables=[tracking])
+        for md in spec.metadata:
+            md.create_all(engine)
+
+    def consumer_config(self) -> ConsumerConfig:
+        """Durable pull consumer config; redelivery is unlimited because DLQ is ours to decide."""
+        return ConsumerConfig(
+            durable_name=self.spec.name, ack_policy=JsAckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.options.ack_wait, max_deliver=-1, filter_subject=self.spec.subject,
+            max_ack_pending=max(1000, self.options.batch * 4),
+        )
+
+    def register(self, broker: NatsBroker) -> None:
+        """Attach this consumer to a FastStream broker as a batch pull subscriber."""
+        subscriber = broker.subscriber(
+            self.spec.subject,
+            stream=JStream(name=stream_name(self.spec.source), declare=False),
+            durable=self.spec.name,
+            config=self.consumer_config(),
+            pull_sub=PullSub(batch_size=self.options.batch, timeout=self.options.fetch_timeout, batch=True),
+            ack_policy=AckPolicy.MANUAL,
+        )
+
+        async def on_messages(body: list[bytes], msg: NatsMessage) -> None:
+            await self.process(list(msg.raw_message))
+
+        on_messages.__name__ = f"on_{self.spec.source}_event"
+        subscriber(on_messages)
+
+    async def process(self, msgs: list[Msg]) -> list[Outcome]:
+        """Apply a fetched batch in order, then ack, nak or dead-letter each message."""
+        try:
+            outcomes = await asyncio.to_thread(self._apply_batch, msgs)
+        except Exception as exc:  # the transaction itself failed: nothing was applied
+            log.exception("%s: batch failed", self.spec.name)
+            outcomes = [(Outcome.FAILED, repr(exc))] * len(msgs)
+        for msg, (outcome, error) in zip(msgs, outcomes, strict=True):
+            if outcome is Outcome.FAILED:
+                await self._failed(msg, error)
+            else:
+                await msg.ack()
+        return [o for o, _ in outcomes]
+
+    def _apply_batch(self, msgs: list[Msg]) -> list[tuple[Outcome, str]]:
+        results: list[tuple[Outcome, str]] = []
+        applied = duplicates = 0
+        with self.engine.begin() as conn:
+            for msg in msgs:
+                try:
+                    event = decode(msg)
+                    with conn.begin_nested():
+                        if self._already_applied(conn, event):
+                            results.append((Outcome.DUPLICATE, ""))
+                            duplicates += 1
+                            continue
+                        conn.execute(tracking.insert().values(
+                            consumer=self.spec.name, source=event.envelope.service, position=event.envelope.position))
+                        self.spec.projection(conn, event)
+                    results.append((Outcome.APPLIED, ""))
+                    applied += 1
+                except Exception as exc:
+                    results.append((Outcome.FAILED, f"{type(exc).__name__}: {exc}"))
+        # Counted only after commit: a crash before it applies (and counts) nothing.
+        metrics.CONSUMER_PROCESSED.labels(self.spec.name).inc(applied)
+        metrics.CONSUMER_DUPLICATES.labels(self.spec.name).inc(duplicates)
+        return results
+
+    def _already_applied(self, conn: sa.Connection, event: ReceivedEvent) -> bool:
+        q = sa.select(tracking.c.position).where(
+            tracking.c.consumer == self.spec.name, tracking.c.source == event.envelope.service,
+            tracking.c.position == event.envelope.position)
+        return conn.execute(q).first() is not None
+
+    async def _failed(self, msg: Msg, error: str) -> None:
+        metrics.CONSUMER_FAILURES.labels(self.spec.name).inc()
+        delivered = msg.metadata.num_delivered
+        if delivered >= self.options.max_deliver:
+            await self.dead_letter(msg, error, delivered)
+            await msg.term()
+        else:
+            log.warning("%s: delivery %d of %s failed: %s", self.spec.name, delivered, msg.subject, error)
+            await msg.nak(delay=min(0.1 * 2 ** (delivered - 1), 5.0))
+
+    async def dead_letter(self, msg: Msg, error: str, delivered: int) -> None:
+        """Publish the message with its error to antt.dlq.<consumer> and count it."""
+        headers = dict(msg.headers or {})
+        seq = msg.metadata.sequence.stream
+        headers.update({
+            envelope.MSG_ID: f"dlq:{self.spec.name}:{seq}",
+            "antt-dlq-consumer": self.spec.name,
+            "antt-dlq-subject": msg.subject,
+            "antt-dlq-stream-sequence": str(seq),
+            "antt-dlq-deliveries": str(delivered),
+            "antt-dlq-error": error[:1000],
+        })
+        await self.nc.jetstream().publish(subjects.dlq(self.spec.name), msg.data, headers=headers,
+                                          stream=DLQ_STREAM)
+        metrics.DEAD_LETTERS.labels(self.spec.name).inc()
+        log.error("%s: message %s (stream seq %d) dead-lettered after %d deliveries: %s",
+                  self.spec.name, msg.subject, seq, delivered, error)
+
+    async def update_lag(self) -> None:
+        """Set the consumer-lag gauge from the server's view of the durable consumer."""
+        info = await self.nc.jetstream().consumer_info(stream_name(self.spec.source), self.spec.name)
+        metrics.CONSUMER_LAG.labels(self.spec.name).set(info.num_pending + info.num_ack_pending)

@@ -1,0 +1,160 @@
+"""Outbox relay: publish each stored event once per position, save the position after the ack.
+
+Publishing is at-least-once (a crash after the ack but before the save re-publishes); JetStream
+drops the repeat inside its duplicate window by Nats-Msg-Id "<service>:<position>", and the
+consumers' tracking rows make the effect exactly-once beyond it. Events are published one at a
+time, in position order, so subscribers see each aggregate's events in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from google.protobuf.message import Message
+from nats.aio.client import Client
+from sqlalchemy.engine import Engine
+
+from antt import metrics
+from antt.contracts import envelope, subjects, types
+from antt.contracts.meta import event_actor
+from antt.eventstore.application import ServiceApplication
+from antt.messaging.streams import stream_name
+from antt.messaging.tracking import metadata, relay_position
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Published:
+    """A domain event in the published language: its type, area and protobuf payload."""
+
+    payload: Message
+    province_code: str = ""
+    commune_code: str = ""
+
+
+ToMessage = Callable[[Any], "Published | None"]
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message ready for JetStream."""
+
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+
+
+class OutboxRelay:
+    """Reads the notification log after the saved position and publishes to JetStream."""
+
+    def __init__(self, service: str, app: ServiceApplication, to_message: ToMessage, engine: Engine,
+                 nc: Client, batch: int = 200, poll_interval: float = 0.2, publish_timeout: float = 5.0) -> None:
+        self.service = service
+        self.app = app
+        self.to_message = to_message
+        self.engine = engine
+        self.nc = nc
+        self.batch = batch
+        self.poll_interval = poll_interval
+        self.publish_timeout = publish_timeout
+        self._stopping = asyncio.Event()
+        metadata.create_all(engine, tables=[relay_position])
+        self.position = self.load_position()
+
+    def load_position(self) -> int:
+        """The last acknowledged position, from the service's database."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(relay_position.c.position).where(relay_position.c.service == self.service)).scalar()
+        return int(value or 0)
+
+    def save_position(self, position: int) -> None:
+        """Store the cursor (only ever called after the publish acks)."""
+        with self.engine.begin() as conn:
+            updated = conn.execute(relay_position.update().where(relay_position.c.service == self.service)
+                                   .values(position=position)).rowcount
+            if not updated:
+                conn.execute(relay_position.insert().values(service=self.service, position=position))
+
+    def outgoing(self, notification: Any) -> OutgoingMessage | None:
+        """The message for one stored notification, or None for an internal event."""
+        event = self.app.mapper.to_domain_event(notification)
+        published = self.to_message(event)
+        if published is None:
+            return None
+        ce_type = types.ce_type(self.service, published.payload)
+        env = envelope.new(
+            self.service, notification.id, ce_type, time=event.timestamp.isoformat(),
+            subject=str(event.originator_id), actor=event_actor(event).id,
+            hash=event.__dict__.get("digest", ""), prev_hash=event.__dict__.get("prev_digest", ""),
+        )
+        subject = subjects.for_event(self.service, types.event_name(ce_type),
+                                     published.province_code, published.commune_code)
+        return OutgoingMessage(subject, published.payload.SerializeToString(), envelope.headers_for(env))
+
+    async def publish(self, message: OutgoingMessage) -> None:
+        """Publish until JetStream acknowledges it, backing off while the server is away."""
+        delay = 0.05
+        js = self.nc.jetstream()
+        while True:
+            try:
+                await js.publish(message.subject, message.data, headers=message.headers,
+                                 stream=stream_name(self.service), timeout=self.publish_timeout)
+                return
+            except Exception as exc:  # timeouts, no responders, reconnecting: all are retried
+                metrics.RELAY_ERRORS.labels(self.service).inc()
+                log.warning("relay %s: publish of %s failed (%s); retrying in %.2fs",
+                            self.service, message.headers[envelope.MSG_ID], exc, delay)
+                if self._stopping.is_set():
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def run_once(self) -> int:
+        """Publish one batch; return how many notifications it advanced over."""
+        notifications = await asyncio.to_thread(
+            self.app.recorder.select_notifications, start=self.position, limit=self.batch, inclusive_of_start=False)
+        if not notifications:
+            await self._update_lag()
+            return 0
+        for n in notifications:
+            message = self.outgoing(n)
+            if message is not None:
+                await self.publish(message)
+                metrics.RELAY_PUBLISHED.labels(self.service).inc()
+        last = notifications[-1].id
+        await asyncio.to_thread(self.save_position, last)
+        self.position = last
+        metrics.RELAY_POSITION.labels(self.service).set(last)
+        await self._update_lag()
+        return len(notifications)
+
+    async def _update_lag(self) -> None:
+        latest = await asyncio.to_thread(self.app.recorder.max_notification_id) or 0
+        metrics.RELAY_LAG.labels(self.service).set(max(0, latest - self.position))
+
+    async def run(self) -> None:
+        """Relay until stop() is called."""
+        while not self._stopping.is_set():
+            try:
+                advanced = await self.run_once()
+            except Exception:
+                if self._stopping.is_set():
+                    break
+                log.exception("relay %s: batch failed; retrying", self.service)
+                advanced = 0
+            if not advanced:
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), self.poll_interval)
+                except TimeoutError:
+                    pass
+
+    def stop(self) -> None:
+        """Ask run() to finish after the current publish."""
+        self._stopping.set()

@@ -1,0 +1,1 @@
+"""Running services: the Service composition, the embedded nats-server, ports, `antt dev`."""

@@ -1,0 +1,129 @@
+"""Configuration from ANTT_* environment variables: the one table of every variable and default."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+SERVICES: tuple[str, ...] = ("registry", "assessment", "reporting", "notifications")
+DEFAULT_GRPC_PORTS = {"registry": 50051, "assessment": 50052, "reporting": 50053, "notifications": 50054}
+DEFAULT_METRICS_PORTS = {"registry": 9101, "assessment": 9102, "reporting": 9103, "notifications": 9104}
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One documented environment variable."""
+
+    name: str
+    default: str
+    description: str
+
+
+COMMON_VARS: tuple[EnvVar, ...] = (
+    EnvVar("ANTT_DATA_DIR", "./var", "Directory for SQLite files, the embedded NATS store and logs"),
+    EnvVar("ANTT_NATS_URL", "", "NATS server(s) to use (comma-separated). Empty: `antt dev` starts an "
+           f"embedded nats-server; `antt serve` uses {DEFAULT_NATS_URL}"),
+    EnvVar("ANTT_NATS_PORT", "4222", "Client port of the embedded nats-server (a free port is chosen "
+           "and printed when the default is busy)"),
+    EnvVar("ANTT_NATS_REPLICAS", "1", "Replicas of each JetStream stream (3 in a cluster)"),
+    EnvVar("ANTT_BIND_HOST", "127.0.0.1", "Address the gRPC and metrics servers listen on"),
+    EnvVar("ANTT_CONSUMER_MAX_DELIVER", "5", "Deliveries of a failing message before it goes to antt.dlq.<consumer>"),
+    EnvVar("ANTT_CONSUMER_ACK_WAIT", "30", "Seconds before an unacknowledged message is redelivered"),
+    EnvVar("ANTT_CONSUMER_BATCH", "100", "Messages fetched per pull by a consumer"),
+    EnvVar("ANTT_RELAY_BATCH", "200", "Notifications read and published per relay batch"),
+    EnvVar("ANTT_RELAY_POLL_INTERVAL", "0.2", "Seconds the relay waits when the event store has nothing new"),
+    EnvVar("ANTT_LOG_LEVEL", "INFO", "Python logging level"),
+)
+
+
+def service_vars(service: str) -> tuple[EnvVar, ...]:
+    """The per-service variables of one service."""
+    upper = service.upper()
+    return (
+        EnvVar(f"ANTT_{upper}_GRPC_PORT", str(DEFAULT_GRPC_PORTS[service]), f"gRPC port of {service}"),
+        EnvVar(f"ANTT_{upper}_METRICS_PORT", str(DEFAULT_METRICS_PORTS[service]),
+               f"Prometheus /metrics port of {service}"),
+        EnvVar(f"ANTT_{upper}_DATABASE_URL", f"sqlite:///$ANTT_DATA_DIR/{service}.db",
+               f"Database of {service}: sqlite:///path or postgresql://user:pass@host:port/db"),
+    )
+
+
+def all_vars() -> tuple[EnvVar, ...]:
+    """Every variable the code reads, in README order."""
+    return COMMON_VARS + tuple(v for s in SERVICES for v in service_vars(s))
+
+
+def _get(env: Mapping[str, str], name: str) -> str:
+    default = next(v.default for v in all_vars() if v.name == name)
+    return env.get(name, "") or default
+
+
+@dataclass(frozen=True)
+class CommonSettings:
+    """Settings shared by every process."""
+
+    data_dir: Path
+    nats_url: str
+    nats_port: int
+    nats_replicas: int
+    bind_host: str
+    consumer_max_deliver: int
+    consumer_ack_wait: float
+    consumer_batch: int
+    relay_batch: int
+    relay_poll_interval: float
+    log_level: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CommonSettings:
+        """Read the common settings from `env` (default: the process environment)."""
+        e = os.environ if env is None else env
+        return cls(
+            data_dir=Path(_get(e, "ANTT_DATA_DIR")),
+            nats_url=e.get("ANTT_NATS_URL", ""),
+            nats_port=int(_get(e, "ANTT_NATS_PORT")),
+            nats_replicas=int(_get(e, "ANTT_NATS_REPLICAS")),
+            bind_host=_get(e, "ANTT_BIND_HOST"),
+            consumer_max_deliver=int(_get(e, "ANTT_CONSUMER_MAX_DELIVER")),
+            consumer_ack_wait=float(_get(e, "ANTT_CONSUMER_ACK_WAIT")),
+            consumer_batch=int(_get(e, "ANTT_CONSUMER_BATCH")),
+            relay_batch=int(_get(e, "ANTT_RELAY_BATCH")),
+            relay_poll_interval=float(_get(e, "ANTT_RELAY_POLL_INTERVAL")),
+            log_level=_get(e, "ANTT_LOG_LEVEL"),
+        )
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """NATS URLs for clients (services fall back to the default local server)."""
+        return [u.strip() for u in (self.nats_url or DEFAULT_NATS_URL).split(",") if u.strip()]
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Settings of one service process."""
+
+    name: str
+    grpc_port: int
+    metrics_port: int
+    database_url: str
+    common: CommonSettings
+
+    @classmethod
+    def from_env(cls, name: str, env: Mapping[str, str] | None = None) -> ServiceSettings:
+        """Read the settings of service `name` from `env` (default: the process environment)."""
+        if name not in SERVICES:
+            raise ValueError(f"unknown service {name!r}; one of {', '.join(SERVICES)}")
+        e = os.environ if env is None else env
+        common = CommonSettings.from_env(e)
+        upper = name.upper()
+        url = e.get(f"ANTT_{upper}_DATABASE_URL", "") or f"sqlite:///{common.data_dir / f'{name}.db'}"
+        return cls(
+            name=name,
+            grpc_port=int(_get(e, f"ANTT_{upper}_GRPC_PORT")),
+            metrics_port=int(_get(e, f"ANTT_{upper}_METRICS_PORT")),
+            database_url=url,
+            common=common,
+        )

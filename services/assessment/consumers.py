@@ -1,0 +1,9 @@
+"""What assessment consumes: registry events into its unit replica."""
+
+from __future__ import annotations
+
+from antt.messaging.consumer import ConsumerSpec
+from services.assessment import projections
+
+FROM_REGISTRY = ConsumerSpec(name="assessment-from-registry", source="registry",
+                             projection=projections.on_registry_event, metadata=(projections.metadata,))

@@ -1,0 +1,1 @@
+"""Pure domain model of the registry: no I/O."""

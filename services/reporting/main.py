@@ -1,0 +1,19 @@
+"""Composition root of reporting: build(settings) -> Service."""
+
+from __future__ import annotations
+
+from antt.eventstore.persistence import create_engine
+from antt.grpcx.server import ServicerBinding
+from antt.reporting.v1 import reporting_service_pb2_grpc as pb_grpc
+from antt.runtime.service import Service, ServiceParts
+from antt.settings import ServiceSettings
+from services.reporting.api.servicer import ReportingServicer
+from services.reporting.consumers import FROM_REGISTRY
+
+
+def build(settings: ServiceSettings) -> Service:
+    """Reporting: gRPC queries and the projections fed by other services' events."""
+    engine = create_engine(settings.database_url)
+    binding = ServicerBinding(ReportingServicer(engine), pb_grpc.add_ReportingServiceServicer_to_server,
+                              "antt.reporting.v1.ReportingService")
+    return Service(settings, ServiceParts(bindings=[binding], consumers=[FROM_REGISTRY]), engine)

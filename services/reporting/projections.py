@@ -1,0 +1,43 @@
+"""Reporting read models (skeleton): units counted per province."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from antt.events.v1 import registry_pb2 as events_pb
+from antt.messaging.consumer import ReceivedEvent
+
+metadata = sa.MetaData()
+
+# One row per unit seen, so a count can be checked against the units it came from.
+units = sa.Table(
+    "reporting_units", metadata,
+    sa.Column("unit_id", sa.String(36), primary_key=True),
+    sa.Column("province_code", sa.String(2), nullable=False, index=True),
+    sa.Column("commune_code", sa.String(5), nullable=False),
+)
+
+province_unit_counts = sa.Table(
+    "reporting_province_unit_counts", metadata,
+    sa.Column("province_code", sa.String(2), primary_key=True),
+    sa.Column("units", sa.BigInteger, nullable=False),
+)
+
+
+def on_registry_event(conn: sa.Connection, event: ReceivedEvent) -> None:
+    """Count a registered unit in its province (applied once per event by the consumer base)."""
+    if not isinstance(event.payload, events_pb.UnitRegistered):
+        return
+    p = event.payload
+    conn.execute(units.insert().values(unit_id=p.unit_id, province_code=p.province_code, commune_code=p.commune_code))
+    updated = conn.execute(province_unit_counts.update()
+                           .where(province_unit_counts.c.province_code == p.province_code)
+                           .values(units=province_unit_counts.c.units + 1)).rowcount
+    if not updated:
+        conn.execute(province_unit_counts.insert().values(province_code=p.province_code, units=1))
+
+
+def unit_counts(conn: sa.Connection) -> list[tuple[str, int]]:
+    """(province_code, units) ordered by code."""
+    rows = conn.execute(sa.select(province_unit_counts).order_by(province_unit_counts.c.province_code))
+    return [(r.province_code, int(r.units)) for r in rows]
