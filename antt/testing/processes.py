@@ -13,7 +13,7 @@ from antt.runtime.ports import free_port
 from antt.settings import SERVICES
 
 
-def test_env(data_dir: Path, nats_url: str, **overrides: str) -> dict[str, str]:
+def service_env(data_dir: Path, nats_url: str, **overrides: str) -> dict[str, str]:
     """Environment for service processes: free ports for everything, quick redelivery."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTT_")}
     env.update({"ANTT_DATA_DIR": str(data_dir), "ANTT_NATS_URL": nats_url, "ANTT_CONSUMER_ACK_WAIT": "2",
