@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from antt.runtime.nats_server import NatsServer
-from antt.testing.processes import ServiceProcess, test_env
+from antt.testing.processes import ServiceProcess, service_env
 from antt.testing.wait import wait_until
 from tests.e2e.pipeline_support import Appended, Observer, append_units, stream_message_ids, stream_state
 
@@ -27,7 +27,7 @@ class Pipeline:
 
     def __init__(self, tmp_path: Path, nats: NatsServer, urls: dict[str, str]) -> None:
         self.nats = nats
-        self.env = test_env(tmp_path, nats.url, ANTT_REGISTRY_DATABASE_URL=urls["registry"],
+        self.env = service_env(tmp_path, nats.url, ANTT_REGISTRY_DATABASE_URL=urls["registry"],
                             ANTT_REPORTING_DATABASE_URL=urls["reporting"], ANTT_CONSUMER_BATCH="100")
         self.relay = ServiceProcess(["relay", "registry"], self.env, tmp_path / "relay.log")
         self.reporting = ServiceProcess(["serve", "reporting"], self.env, tmp_path / "reporting.log")
