@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 import nats
-from faststream.nats import NatsBroker
 from nats.aio.client import Client
 
 log = logging.getLogger(__name__)
@@ -40,9 +39,3 @@ async def connect(servers: list[str], name: str) -> Client:
         servers=servers, name=name, error_cb=_on_error, disconnected_cb=_on_disconnect,
         reconnected_cb=_on_reconnect, **RECONNECT_OPTIONS,
     )
-
-
-def broker(servers: list[str], name: str) -> NatsBroker:
-    """A FastStream broker with the same reconnect policy as `connect`."""
-    # Per-message "Received/Processed" lines go to DEBUG; failures still log at WARNING and above.
-    return NatsBroker(servers=servers, name=name, log_level=logging.DEBUG, **RECONNECT_OPTIONS)

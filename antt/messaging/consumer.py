@@ -1,17 +1,23 @@
-"""Consumer base: a FastStream subscriber on a durable pull consumer that applies each message
-exactly once (projection + tracking row in one transaction, then ack) and dead-letters poison."""
+"""Consumer base: a durable JetStream pull consumer that applies each message exactly once
+(projection + tracking row in one transaction, then ack) and dead-letters poison.
+
+The fetch loop is our own, on nats-py: FastStream 0.7.8's pull subscriber let a bare
+asyncio.TimeoutError from nats-py 2.16 escape, and after its supervisor restarted the task the
+consumer stalled (seen in tests/e2e/test_dev.py). See docs/design-notes.md.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import nats.errors
 import sqlalchemy as sa
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from google.protobuf.message import Message
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -106,22 +112,30 @@ class ProjectionConsumer:
             max_ack_pending=max(1000, self.options.batch * 4),
         )
 
-    def register(self, broker: NatsBroker) -> None:
-        """Attach this consumer to a FastStream broker as a batch pull subscriber."""
-        subscriber = broker.subscriber(
-            self.spec.subject,
-            stream=JStream(name=stream_name(self.spec.source), declare=False),
-            durable=self.spec.name,
-            config=self.consumer_config(),
-            pull_sub=PullSub(batch_size=self.options.batch, timeout=self.options.fetch_timeout, batch=True),
-            ack_policy=AckPolicy.MANUAL,
-        )
-
-        async def on_messages(body: list[bytes], msg: NatsMessage) -> None:
-            await self.process(list(msg.raw_message))
-
-        on_messages.__name__ = f"on_{self.spec.source}_event"
-        subscriber(on_messages)
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Fetch and apply batches until `stopping` is set; every error is logged and retried."""
+        js = self.nc.jetstream()
+        sub: Any = None
+        while not stopping.is_set():
+            try:
+                if sub is None:
+                    sub = await js.pull_subscribe(self.spec.subject, durable=self.spec.name,
+                                                  stream=stream_name(self.spec.source), config=self.consumer_config())
+                msgs = await sub.fetch(self.options.batch, timeout=self.options.fetch_timeout)
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                continue  # nothing new
+            except Exception as exc:  # server away, consumer missing, …: bind again after a pause
+                log.warning("%s: fetch failed (%s); retrying", self.spec.name, exc)
+                with contextlib.suppress(Exception):
+                    if sub is not None:
+                        await sub.unsubscribe()
+                sub = None
+                await asyncio.sleep(0.5)
+                continue
+            await self.process(msgs)
+        with contextlib.suppress(Exception):
+            if sub is not None:
+                await sub.unsubscribe()
 
     async def process(self, msgs: list[Msg]) -> list[Outcome]:
         """Apply a fetched batch in order, then ack, nak or dead-letter each message."""

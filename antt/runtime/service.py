@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from prometheus_client import start_http_server
 from sqlalchemy.engine import Engine
@@ -56,13 +55,12 @@ class Service:
         self.engine = engine or create_engine(settings.database_url)
         self.grpc_port: int | None = None
         self.nc: Client | None = None
-        self.broker: NatsBroker | None = None
         self.relay: OutboxRelay | None = None
         self.projection_consumers: list[ProjectionConsumer] = []
         self._server: grpc.aio.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._metrics_server: Any = None
-        self._stopped = asyncio.Event()
+        self._stopping = asyncio.Event()
 
     @property
     def name(self) -> str:
@@ -83,12 +81,10 @@ class Service:
         if roles.consumers and self.parts.consumers:
             options = ConsumerOptions(max_deliver=common.consumer_max_deliver, ack_wait=common.consumer_ack_wait,
                                       batch=common.consumer_batch)
-            self.broker = connection.broker(common.nats_servers, name=f"antt-{self.name}-consumers")
             for spec in self.parts.consumers:
                 consumer = ProjectionConsumer(spec, self.engine, self.nc, options)
-                consumer.register(self.broker)
                 self.projection_consumers.append(consumer)
-            await self.broker.start()
+                self._tasks.append(asyncio.create_task(consumer.run(self._stopping), name=f"{spec.name}-consumer"))
             self._tasks.append(asyncio.create_task(self._watch_lag(), name=f"{self.name}-lag"))
         if roles.grpc:
             self._server, self.grpc_port, _ = await create_server(
@@ -108,17 +104,15 @@ class Service:
             await self._server.stop(grace=2)
         if self.relay is not None:
             self.relay.stop()
+        self._stopping.set()
         for task in self._tasks:
             if task.get_name().endswith("-lag"):
                 task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), 10)
-        if self.broker is not None:
-            await self.broker.stop()
         if self.nc is not None and not self.nc.is_closed:
             with contextlib.suppress(Exception):
                 await self.nc.drain()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
         self.engine.dispose()
-        self._stopped.set()
