@@ -1,8 +1,9 @@
-"""Registry application: commands and queries over Unit aggregates."""
+"""Registry application: commands and queries over Unit and AdminArea aggregates."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -11,39 +12,68 @@ from eventsourcing.persistence import IntegrityError
 from antt.actor import Actor
 from antt.eventstore.application import ServiceApplication
 from services.registry import reference
-from services.registry.domain.errors import UnitAlreadyRegisteredError, UnitNotFoundError, UnknownAreaError
-from services.registry.domain.unit import CODE_MAX, NAME_MAX, Unit, UnitType, clean_text, parse_unit_type
+from services.registry.area_commands import AreaCommands
+from services.registry.catalog import Catalog
+from services.registry.domain.area_history import AreaKey, AreaKind, AreaLevel
+from services.registry.domain.crosswalk import ancestor_as_of
+from services.registry.domain.errors import (InvalidUnitFieldError, UnitAlreadyRegisteredError, UnitNotFoundError,
+                                             UnknownAreaError, area_not_in_force, unit_closed)
+from services.registry.domain.facts import EligibilityFacts, SchoolLevel, SizeClass
+from services.registry.domain.unit import (CODE_MAX, NAME_MAX, ClosureReason, Unit, UnitType, clean_text,
+                                           parse_unit_type)
+from services.registry.unit_queries import UnitQueries
 
 
-class Registry(ServiceApplication):
+class Registry(AreaCommands, UnitQueries, ServiceApplication):
     """The registry of units and administrative areas (never rename: it names the tables)."""
 
     service_name = "registry"
-    enums = (UnitType,)
+    enums = (UnitType, AreaLevel, AreaKind, SizeClass, SchoolLevel, ClosureReason)
+
+    def __init__(self, database_url: str | None = None, env: dict[str, str] | None = None) -> None:
+        super().__init__(database_url, env)
+        self.catalog = Catalog(self)
 
     def register_unit(self, code: str, name: str, unit_type: str, province_code: str, commune_code: str,
-                      actor: Actor, effective_date: date | None = None) -> Unit:
+                      actor: Actor, effective_date: date | None = None, *,
+                      facts: EligibilityFacts | None = None) -> Unit:
         """Register a unit in an official commune; a code can be registered once."""
-        unit = self.new_unit(code, name, unit_type, province_code, commune_code, actor, effective_date)
+        unit = self.new_unit(code, name, unit_type, province_code, commune_code, actor, effective_date, facts=facts)
         self.save_new(unit)
         return unit
 
     def new_unit(self, code: str, name: str, unit_type: str, province_code: str, commune_code: str,
-                 actor: Actor, effective_date: date | None = None) -> Unit:
+                 actor: Actor, effective_date: date | None = None, *,
+                 facts: EligibilityFacts | None = None) -> Unit:
         """Validate and build a Unit without saving it (bulk loads save many at once)."""
         code = clean_text(code, "code", "Mã đơn vị", CODE_MAX)
         name = clean_text(name, "name", "Tên đơn vị", NAME_MAX)
         kind = parse_unit_type(unit_type)
+        effective = effective_date or date.today()
+        self._check_location(province_code, commune_code, effective)
+        unit = Unit(code=code, name=name, unit_type=kind, province_code=province_code, commune_code=commune_code,
+                    actor=actor, effective_date=effective)
+        if facts is not None:
+            unit.declare_facts(facts, effective, actor)
+        return unit
+
+    def _check_location(self, province_code: str, commune_code: str, on: date) -> None:
+        """The commune must exist on the date in that province: from the stored areas, else the 2025 list."""
+        histories = self.catalog.histories()
+        key = AreaKey(AreaLevel.COMMUNE, commune_code)
+        if key in histories:
+            if not histories[key].exists_on(on):
+                raise area_not_in_force(commune_code, on, field="commune_code")
+            province = ancestor_as_of(histories, key, on, AreaLevel.PROVINCE)
+            if province is None or province.code != province_code:
+                raise _not_in_province(commune_code, province_code)
+            return
         if province_code not in reference.provinces():
             raise UnknownAreaError(f"Không có tỉnh/thành phố mã {province_code!r}",
                                    f"no province with code {province_code!r}", field="province_code")
         commune = reference.communes().get(commune_code)
         if commune is None or commune.province_code != province_code:
-            raise UnknownAreaError(f"Không có xã/phường/đặc khu mã {commune_code!r} thuộc tỉnh {province_code}",
-                                   f"no commune with code {commune_code!r} in province {province_code}",
-                                   field="commune_code")
-        return Unit(code=code, name=name, unit_type=kind, province_code=province_code, commune_code=commune_code,
-                    actor=actor, effective_date=effective_date or date.today())
+            raise _not_in_province(commune_code, province_code)
 
     def save_new(self, *units: Unit) -> None:
         """Save new units atomically; a code already registered rejects the whole save."""
@@ -59,3 +89,64 @@ class Registry(ServiceApplication):
             return self.repository.get(unit_id)  # type: ignore[no-any-return]
         except AggregateNotFoundError:
             raise UnitNotFoundError(str(unit_id)) from None
+
+    def get_unit_by_code(self, code: str, field: str = "code") -> Unit:
+        """The unit registered with this code."""
+        try:
+            return self.repository.get(Unit.create_id(code))  # type: ignore[no-any-return]
+        except AggregateNotFoundError:
+            raise UnitNotFoundError(code, field) from None
+
+    def update_unit(self, unit_id: UUID, actor: Actor, **changes: Any) -> Unit:
+        """Change name, managing authority or contacts (keywords of Unit.update)."""
+        unit = self.get_unit(unit_id)
+        unit.update(actor, **changes)
+        self.save(unit)
+        return unit
+
+    def declare_eligibility_facts(self, unit_id: UUID, facts: EligibilityFacts, effective_date: date,
+                                  actor: Actor) -> Unit:
+        """Record the facts that decide the unit's eligibility, from the effective date."""
+        unit = self.get_unit(unit_id)
+        unit.declare_facts(facts, effective_date, actor)
+        self.save(unit)
+        return unit
+
+    def move_unit(self, unit_id: UUID, province_code: str, commune_code: str, effective_date: date,
+                  actor: Actor) -> Unit:
+        """Move an open unit to a commune that exists on the effective date."""
+        unit = self.get_unit(unit_id)
+        if unit.closed_on is not None:
+            raise unit_closed(unit.code, unit.closed_on)
+        self._check_location(province_code, commune_code, effective_date)
+        unit.move(province_code, commune_code, effective_date, actor)
+        self.save(unit)
+        return unit
+
+    def close_unit(self, unit_id: UUID, reason: ClosureReason | str, effective_date: date, actor: Actor,
+                   successor_code: str = "") -> Unit:
+        """Close a unit: dissolved, or merged into another open unit, from the effective date."""
+        unit = self.get_unit(unit_id)
+        why = _closure_reason(reason)
+        if why is ClosureReason.MERGED and successor_code and successor_code != unit.code:
+            successor = self.get_unit_by_code(successor_code, "successor_code")
+            if successor.closed_on is not None:
+                raise unit_closed(successor.code, successor.closed_on)
+        unit.close(why, effective_date, actor, successor_code)
+        self.save(unit)
+        return unit
+
+
+def _closure_reason(value: ClosureReason | str) -> ClosureReason:
+    try:
+        return ClosureReason(value)
+    except ValueError:
+        valid = ", ".join(r.value for r in ClosureReason)
+        raise InvalidUnitFieldError(f"Lý do chấm dứt không hợp lệ: {value!r} (hợp lệ: {valid})",
+                                    f"invalid closure reason {value!r} (valid: {valid})", field="reason") from None
+
+
+def _not_in_province(commune_code: str, province_code: str) -> UnknownAreaError:
+    return UnknownAreaError(f"Không có xã/phường/đặc khu mã {commune_code!r} thuộc tỉnh {province_code}",
+                            f"no commune with code {commune_code!r} in province {province_code}",
+                            field="commune_code")

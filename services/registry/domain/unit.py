@@ -5,13 +5,16 @@ from __future__ import annotations
 import enum
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from datetime import date
 
 from eventsourcing.domain import event
 
 from antt.actor import Actor
+from antt.errors import InvalidArgumentError
 from antt.eventstore.hashchain import ChainedAggregate
-from services.registry.domain.errors import InvalidUnitFieldError
+from services.registry.domain.errors import InvalidUnitFieldError, UnitRuleError, unit_closed, unit_effective_too_early
+from services.registry.domain.facts import EligibilityFacts, SchoolLevel, SizeClass
 
 NAME_MAX = 200
 CODE_MAX = 50
@@ -42,17 +45,17 @@ _LABELS_VI = {
 }
 
 
-def clean_text(value: str, field: str, label_vi: str, max_length: int) -> str:
+def clean_text(value: str, field: str, label_vi: str, max_length: int,
+               error: type[InvalidArgumentError] = InvalidUnitFieldError) -> str:
     """NFC-normalised, trimmed text; rejects empty, over-long and control characters."""
     text = unicodedata.normalize("NFC", value or "").strip()
     if not text:
-        raise InvalidUnitFieldError(f"{label_vi} không được để trống", f"{field} must not be empty", field=field)
+        raise error(f"{label_vi} không được để trống", f"{field} must not be empty", field=field)
     if len(text) > max_length:
-        raise InvalidUnitFieldError(f"{label_vi} dài quá {max_length} ký tự",
-                                    f"{field} is longer than {max_length} characters", field=field)
+        raise error(f"{label_vi} dài quá {max_length} ký tự", f"{field} is longer than {max_length} characters",
+                    field=field)
     if any(unicodedata.category(ch) == "Cc" for ch in text):
-        raise InvalidUnitFieldError(f"{label_vi} chứa ký tự điều khiển", f"{field} contains control characters",
-                                    field=field)
+        raise error(f"{label_vi} chứa ký tự điều khiển", f"{field} contains control characters", field=field)
     return text
 
 
@@ -64,6 +67,22 @@ def parse_unit_type(value: str) -> UnitType:
         valid = ", ".join(t.value for t in UnitType)
         raise InvalidUnitFieldError(f"Loại đơn vị không hợp lệ: {value!r} (hợp lệ: {valid})",
                                     f"invalid unit_type {value!r} (valid: {valid})", field="unit_type") from None
+
+
+class ClosureReason(enum.Enum):
+    """Why a unit stopped existing."""
+
+    DISSOLVED = "dissolved"
+    MERGED = "merged"
+
+
+@dataclass(frozen=True)
+class Location:
+    """The commune (and its province as recorded) a unit is in from `effective_date`."""
+
+    effective_date: date
+    province_code: str
+    commune_code: str
 
 
 class Unit(ChainedAggregate):
@@ -84,3 +103,154 @@ class Unit(ChainedAggregate):
         self.commune_code = commune_code
         self.registered_by = actor
         self.effective_date = effective_date
+        self.locations = [Location(effective_date, province_code, commune_code)]
+        self.facts_history: list[tuple[date, EligibilityFacts]] = []
+        self.managing_authority = ""
+        self.contact_email = ""
+        self.contact_webhook = ""
+        self.closed_on: date | None = None
+        self.closure_reason: ClosureReason | None = None
+        self.successor_code = ""
+        self.last_change_on = effective_date
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def location_on(self, on: date) -> Location | None:
+        """Where the unit was recorded on the date; None before registration or after closure."""
+        if on < self.effective_date or (self.closed_on is not None and on >= self.closed_on):
+            return None
+        current = self.locations[0]
+        for loc in self.locations[1:]:
+            if loc.effective_date <= on:
+                current = loc
+        return current
+
+    def facts_on(self, on: date) -> EligibilityFacts:
+        """The eligibility facts in force on the date (the latest declared on or before it)."""
+        current = EligibilityFacts()
+        for effective, facts in self.facts_history:
+            if effective <= on:
+                current = facts
+        return current
+
+    def is_closed_on(self, on: date) -> bool:
+        """Whether the unit was closed on the date."""
+        return self.closed_on is not None and on >= self.closed_on
+
+    def check_change(self, effective_date: date) -> None:
+        """A dated change must not touch a closed unit nor be dated before its last dated change."""
+        if self.closed_on is not None:
+            raise unit_closed(self.code, self.closed_on)
+        if effective_date < self.last_change_on:
+            raise unit_effective_too_early(self.code, effective_date, self.last_change_on)
+
+    # -- commands --------------------------------------------------------------------------------
+
+    def declare_facts(self, facts: EligibilityFacts, effective_date: date, actor: Actor) -> None:
+        """Record eligibility facts; each fact is accepted only for the unit type it concerns."""
+        self.check_change(effective_date)
+        check_facts(self.unit_type, facts)
+        self._facts_declared(armed_forces=facts.armed_forces, size_class=facts.size_class,
+                             size_declared_on=facts.size_declared_on,
+                             school_levels=sorted(facts.school_levels, key=lambda lv: lv.value),
+                             effective_date=effective_date, actor=actor)
+
+    @event("EligibilityFactsDeclared")
+    def _facts_declared(self, armed_forces: bool, size_class: SizeClass | None, size_declared_on: date | None,
+                        school_levels: list[SchoolLevel], effective_date: date, actor: Actor) -> None:
+        facts = EligibilityFacts(armed_forces, size_class, size_declared_on, frozenset(school_levels))
+        self.facts_history.append((effective_date, facts))
+        self.last_change_on = effective_date
+
+    def update(self, actor: Actor, name: str | None = None, managing_authority: str | None = None,
+               contact_email: str | None = None, contact_webhook: str | None = None) -> None:
+        """Change name, managing authority or reminder contacts (None leaves a field as it is)."""
+        if self.closed_on is not None:
+            raise unit_closed(self.code, self.closed_on)
+        changes = {
+            "name": clean_text(name, "name", "Tên đơn vị", NAME_MAX) if name is not None else self.name,
+            "managing_authority": (clean_text(managing_authority, "managing_authority", "Cơ quan quản lý", CODE_MAX)
+                                   if managing_authority else self.managing_authority),
+            "contact_email": _email(contact_email) if contact_email is not None else self.contact_email,
+            "contact_webhook": _webhook(contact_webhook) if contact_webhook is not None else self.contact_webhook,
+        }
+        self._updated(**changes, actor=actor)
+
+    @event("Updated")
+    def _updated(self, name: str, managing_authority: str, contact_email: str, contact_webhook: str,
+                 actor: Actor) -> None:
+        self.name = name
+        self.managing_authority = managing_authority
+        self.contact_email = contact_email
+        self.contact_webhook = contact_webhook
+
+    def move(self, province_code: str, commune_code: str, effective_date: date, actor: Actor) -> None:
+        """Move the unit to another commune from the effective date (the caller checks the commune exists)."""
+        self.check_change(effective_date)
+        self._moved(province_code=province_code, commune_code=commune_code, effective_date=effective_date,
+                    actor=actor)
+
+    @event("Moved")
+    def _moved(self, province_code: str, commune_code: str, effective_date: date, actor: Actor) -> None:
+        self.locations.append(Location(effective_date, province_code, commune_code))
+        self.last_change_on = effective_date
+
+    def close(self, reason: ClosureReason, effective_date: date, actor: Actor, successor_code: str = "") -> None:
+        """Close the unit (dissolved, or merged into the unit `successor_code`) from the effective date."""
+        self.check_change(effective_date)
+        if reason is ClosureReason.MERGED:
+            successor_code = clean_text(successor_code, "successor_code", "Mã đơn vị tiếp nhận", CODE_MAX)
+            if successor_code == self.code:
+                raise UnitRuleError(f"Không thể sáp nhập đơn vị {self.code} vào chính nó",
+                                    f"unit {self.code} cannot be merged into itself", field="successor_code",
+                                    reason="UNIT_MERGED_INTO_ITSELF")
+        elif successor_code:
+            raise InvalidUnitFieldError("Chỉ đơn vị sáp nhập mới có đơn vị tiếp nhận",
+                                        "only a merged unit has a successor", field="successor_code")
+        self._closed(reason=reason, successor_code=successor_code, effective_date=effective_date, actor=actor)
+
+    @event("Closed")
+    def _closed(self, reason: ClosureReason, successor_code: str, effective_date: date, actor: Actor) -> None:
+        self.closed_on = effective_date
+        self.closure_reason = reason
+        self.successor_code = successor_code
+        self.last_change_on = effective_date
+
+
+def _email(value: str) -> str:
+    """An e-mail address for reminders ("" clears it)."""
+    if value == "":
+        return ""
+    text = clean_text(value, "contact_email", "Thư điện tử", 254)
+    local, _, domain = text.partition("@")
+    if not local or "." not in domain or " " in text:
+        raise InvalidUnitFieldError(f"Thư điện tử không hợp lệ: {text!r}", f"invalid e-mail address {text!r}",
+                                    field="contact_email")
+    return text
+
+
+def _webhook(value: str) -> str:
+    """An http(s) webhook URL for reminders ("" clears it)."""
+    if value == "":
+        return ""
+    text = clean_text(value, "contact_webhook", "Địa chỉ webhook", 2000)
+    if not text.startswith(("https://", "http://")) or " " in text:
+        raise InvalidUnitFieldError(f"Địa chỉ webhook không hợp lệ: {text!r}", f"invalid webhook URL {text!r}",
+                                    field="contact_webhook")
+    return text
+
+
+def check_facts(unit_type: UnitType, facts: EligibilityFacts) -> None:
+    """Each eligibility fact belongs to one unit type; an enterprise size class needs its declaration date."""
+    if facts.armed_forces and unit_type is not UnitType.CO_QUAN:
+        raise InvalidUnitFieldError("Chỉ cơ quan mới có thuộc tính lực lượng vũ trang",
+                                    "only a cơ quan can be an armed-forces agency", field="armed_forces")
+    if (facts.size_class or facts.size_declared_on) and unit_type is not UnitType.DOANH_NGHIEP:
+        raise InvalidUnitFieldError("Chỉ doanh nghiệp mới có quy mô doanh nghiệp",
+                                    "only a doanh nghiep has a size class", field="size_class")
+    if facts.size_class and facts.size_declared_on is None:
+        raise InvalidUnitFieldError("Quy mô doanh nghiệp phải kèm ngày kê khai",
+                                    "a size class needs the date it was declared", field="size_declared_on")
+    if facts.school_levels and unit_type is not UnitType.CO_SO_GIAO_DUC:
+        raise InvalidUnitFieldError("Chỉ cơ sở giáo dục mới có cấp học", "only a co so giao duc has school levels",
+                                    field="school_levels")
