@@ -1,0 +1,287 @@
+"""Assessments application: commands and queries over AssessmentCase and Classification aggregates."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError, Transcoder, Transcoding
+
+from antt.actor import Actor
+from antt.eventstore.application import ServiceApplication
+from services.assessment.domain.assessment_case import AssessmentCase
+from services.assessment.domain.classification import Classification, ClassificationState
+from services.assessment.domain.errors import (
+    CaseNotFoundError, ConcurrentUpdateError, InvalidFieldError, SecondCaseError, UnitNotInReplicaError,
+)
+from services.assessment.domain.exemplary import ExemplaryDesignation
+from services.assessment.domain.states import CaseState, ClosureReason, Explanation, Outcome
+from services.assessment.domain.units import StaticUnitDirectory, UnitDirectory, UnitProfile
+from services.assessment.domain.values import (
+    Authority, Basis, CoverageFigures, CriterionEvaluation, CriterionResult, Decision, EvidenceRef, Finding,
+)
+from services.assessment.rules import RuleCatalogue, RuleSet, load_catalogue
+from services.assessment.rules.model import CriterionKind
+from services.assessment.rules.types import Tier, UnitType
+
+VALUE_TYPES = (EvidenceRef, CriterionResult, Finding, Authority, Decision, CoverageFigures, CriterionEvaluation)
+
+
+def value_transcoding(cls: type) -> Transcoding:
+    """Stores a frozen dataclass as a dict of its fields (lists come back as tuples)."""
+
+    class ValueAsDict(Transcoding):
+        type = cls
+        name = f"value_{cls.__module__}.{cls.__qualname__}"
+
+        def encode(self, obj: Any) -> dict[str, Any]:
+            return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+        def decode(self, data: dict[str, Any]) -> Any:
+            return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+    return ValueAsDict()
+
+
+class Assessments(ServiceApplication):
+    """Yearly ANTT cases and movement classifications (never rename: it names the tables)."""
+
+    service_name = "assessment"
+    enums = (UnitType, Tier, CaseState, Outcome, ClosureReason, CriterionKind, Basis, ClassificationState)
+
+    def __init__(self, database_url: str | None = None, env: dict[str, str] | None = None, *,
+                 rules: RuleCatalogue | None = None, units: UnitDirectory | None = None) -> None:
+        self.rules = rules or load_catalogue()
+        self.units: UnitDirectory = units if units is not None else StaticUnitDirectory()
+        super().__init__(database_url, env)
+
+    def register_transcodings(self, transcoder: Transcoder) -> None:
+        """Adds the assessment value objects to the kernel's transcodings."""
+        super().register_transcodings(transcoder)
+        for cls in VALUE_TYPES:
+            transcoder.register(value_transcoding(cls))  # type: ignore[attr-defined]  # a JSONTranscoder
+
+    def _save_changes(self, *aggregates: Any) -> None:
+        """Save changed aggregates in one transaction; a version clash means someone else was first."""
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            raise ConcurrentUpdateError() from None
+
+    # -- cases --------------------------------------------------------------------------------------
+    def _profile(self, unit_id: UUID) -> UnitProfile:
+        profile = self.units.get(unit_id)
+        if profile is None:
+            raise UnitNotInReplicaError(str(unit_id))
+        return profile
+
+    def register_case(self, unit_id: UUID, year: int, dossier: Sequence[EvidenceRef], actor: Actor,
+                      effective_date: date | None = None) -> AssessmentCase:
+        """Open the (unit, year) case under the rule set governing that year; one case per unit and year."""
+        profile = self._profile(unit_id)
+        if self._find(AssessmentCase.create_id(unit_id, year)) is not None:
+            raise SecondCaseError("hồ sơ", "case", str(unit_id), year)
+        case = AssessmentCase.register(profile, year, self.rules.for_year(year), dossier, actor,
+                                       effective_date or date.today())
+        try:
+            self.save(case)
+        except IntegrityError:
+            raise SecondCaseError("hồ sơ", "case", str(unit_id), year) from None
+        return case
+
+    def record_self_assessment(self, case_id: UUID, results: Sequence[CriterionResult], actor: Actor,
+                               effective_date: date | None = None,
+                               documents: Sequence[EvidenceRef] = ()) -> AssessmentCase:
+        """Record the unit's per-criterion results and evidence."""
+        case = self.get_case(case_id)
+        rules = self.rules.get(case.rule_set_id)
+        case.record_self_assessment(results, rules, actor, effective_date or date.today(), documents)
+        self._save_changes(case)
+        return case
+
+    def submit(self, case_id: UUID, dossier: Sequence[EvidenceRef], actor: Actor,
+               effective_date: date | None = None) -> AssessmentCase:
+        """Submit the recognition dossier."""
+        case = self.get_case(case_id)
+        case.submit(self.rules.get(case.rule_set_id), dossier, actor, effective_date or date.today())
+        self._save_changes(case)
+        return case
+
+    def appraise(self, case_id: UUID, findings: Sequence[Finding], actor: Actor, effective_date: date | None = None,
+                 return_reason: str = "") -> AssessmentCase:
+        """Record the appraisal, or return the dossier for completion when a reason is given."""
+        case = self.get_case(case_id)
+        case.appraise(findings, self.rules.get(case.rule_set_id), actor, effective_date or date.today(),
+                      return_reason)
+        self._save_changes(case)
+        return case
+
+    def decide_many(self, outcomes: Mapping[UUID, Outcome], decision: Decision, actor: Actor,
+                    expected_digests: Mapping[UUID, str] | None = None) -> list[AssessmentCase]:
+        """One decision document for many cases, atomically: any rejected case means nothing is saved."""
+        if not outcomes:
+            raise InvalidFieldError("Quyết định phải có ít nhất một hồ sơ", "a decision needs at least one case",
+                                    field="cases")
+        cases = []
+        for case_id, outcome in outcomes.items():
+            case = self.get_case(case_id)
+            rules = self.rules.get(case.rule_set_id)
+            case.decide(outcome, decision, rules, actor, self._coverage_for(case, rules),
+                        (expected_digests or {}).get(case_id, ""))
+            cases.append(case)
+        self._save_changes(*cases)
+        return cases
+
+    def revoke(self, case_id: UUID, decision: Decision, reason: str, actor: Actor,
+               effective_date: date | None = None) -> AssessmentCase:
+        """Revoke a recognition (thu hồi) by decision."""
+        case = self.get_case(case_id)
+        case.revoke(decision, reason, self.rules.get(case.rule_set_id), actor, effective_date or decision.date)
+        self._save_changes(case)
+        return case
+
+    def close_case(self, case_id: UUID, reason: ClosureReason, note: str, actor: Actor,
+                   effective_date: date | None = None) -> AssessmentCase:
+        """Close a case before its decision (merger, dissolution, out of scope)."""
+        case = self.get_case(case_id)
+        case.close(reason, note, actor, effective_date or date.today())
+        self._save_changes(case)
+        return case
+
+    def commune_coverage(self, commune_code: str, year: int, exclude: UUID | None = None,
+                         rules: RuleSet | None = None) -> CoverageFigures:
+        """The 70% rule's figures from this service's own cases (TT124 Đ5 k4)."""
+        rule = (rules or self.rules.for_year(year)).coverage
+        managed = [p for p in self.units.in_commune(commune_code)
+                   if p.unit_id != exclude and p.eligible and p.managed_by_commune(rule)]
+        registered = recognised = 0
+        for p in managed:
+            case = self._find(AssessmentCase.create_id(p.unit_id, year))
+            if case is not None and case.state is not CaseState.DA_DONG:
+                registered += 1
+                recognised += case.state is CaseState.CONG_NHAN
+        return CoverageFigures(managed=len(managed), registered=registered, recognised=recognised)
+
+    def _coverage_for(self, case: AssessmentCase, rules: RuleSet) -> CoverageFigures | None:
+        if case.unit.unit_type is not UnitType.XA_PHUONG:
+            return None
+        return self.commune_coverage(case.unit.commune_code, case.year, exclude=case.unit_id, rules=rules)
+
+    def _recognised(self, unit_id: UUID, year: int) -> bool:
+        case = self._find(AssessmentCase.create_id(unit_id, year))
+        return case is not None and case.state is CaseState.CONG_NHAN
+
+    # -- classification -------------------------------------------------------------------------------
+    def propose_classification(self, unit_id: UUID, year: int, items: Mapping[str, float], actor: Actor,
+                               effective_date: date | None = None) -> Classification:
+        """The unit's own scoring and proposed level; one classification per unit and year."""
+        profile = self._profile(unit_id)
+        if self._find(Classification.create_id(unit_id, year), Classification) is not None:
+            raise SecondCaseError("bản phân loại", "classification", str(unit_id), year)
+        classification = Classification.propose(profile, year, items, self.rules.for_year(year), actor,
+                                                effective_date or date.today())
+        try:
+            self.save(classification)
+        except IntegrityError:
+            raise SecondCaseError("bản phân loại", "classification", str(unit_id), year) from None
+        return classification
+
+    def classify(self, classification_id: UUID, decision: Decision, actor: Actor,
+                 items: Mapping[str, float] | None = None) -> Classification:
+        """The competent tier's classification decision (level derived from the thresholds in force)."""
+        c = self.get_classification(classification_id)
+        c.decide(decision, self.rules.get(c.rule_set_id), actor, items, self._recognised(c.unit_id, c.year))
+        self._save_changes(c)
+        return c
+
+    def reclassify(self, classification_id: UUID, items: Mapping[str, float], reason: str, decision: Decision,
+                   actor: Actor, effective_date: date | None = None) -> Classification:
+        """Reclassify by a new decision; the event keeps the previous level."""
+        c = self.get_classification(classification_id)
+        c.reclassify(items, reason, decision, self.rules.get(c.rule_set_id), actor, effective_date or decision.date,
+                     self._recognised(c.unit_id, c.year))
+        self._save_changes(c)
+        return c
+
+    # -- điển hình (exemplary) ---------------------------------------------------------------------------
+    def designate_exemplary(self, unit_id: UUID, year: int, criteria_set_id: str, criteria_met: int,
+                            decision: Decision, actor: Actor) -> ExemplaryDesignation:
+        """Designate a unit exemplary for a year under a QĐ 9745 criteria set; once per unit and year."""
+        profile = self._profile(unit_id)
+        if self._find(ExemplaryDesignation.create_id(unit_id, year), ExemplaryDesignation) is not None:
+            raise SecondCaseError("công nhận điển hình", "exemplary designation", str(unit_id), year)
+        designation = ExemplaryDesignation.designate(profile, year, criteria_set_id, criteria_met, decision,
+                                                     self.rules.for_year(year), actor, decision.date)
+        self.save(designation)
+        return designation
+
+    def withdraw_exemplary(self, designation_id: UUID, decision: Decision, reason: str,
+                           actor: Actor) -> ExemplaryDesignation:
+        """Withdraw an exemplary designation by decision."""
+        found = self._find(designation_id, ExemplaryDesignation)
+        if found is None:
+            raise CaseNotFoundError(str(designation_id))
+        found.withdraw(decision, reason, actor, decision.date)
+        self._save_changes(found)
+        return found  # type: ignore[no-any-return]
+
+    # -- queries --------------------------------------------------------------------------------------
+    def _find(self, aggregate_id: UUID, kind: type = AssessmentCase) -> Any:
+        try:
+            found: Any = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, kind) else None
+
+    def get_case(self, case_id: UUID) -> AssessmentCase:
+        """The case with this id."""
+        case = self._find(case_id)
+        if case is None:
+            raise CaseNotFoundError(str(case_id))
+        return case  # type: ignore[no-any-return]
+
+    def get_classification(self, classification_id: UUID) -> Classification:
+        """The classification with this id."""
+        found = self._find(classification_id, Classification)
+        if found is None:
+            raise CaseNotFoundError(str(classification_id))
+        return found  # type: ignore[no-any-return]
+
+    def list_cases(self, commune_code: str, year: int, state: CaseState | None = None) -> list[AssessmentCase]:
+        """Cases of a year for the units located in a commune, optionally in one state."""
+        found = (self._find(AssessmentCase.create_id(p.unit_id, year)) for p in self.units.in_commune(commune_code))
+        return [c for c in found if c is not None and (state is None or c.state is state)]
+
+    def history(self, aggregate_id: UUID) -> list[Any]:
+        """Every stored event of a case or classification, oldest first."""
+        return list(self.events.get(aggregate_id))
+
+    def as_of(self, aggregate_id: UUID, at: datetime) -> Any:
+        """A case or classification as it stood at a past recorded time."""
+        if at.tzinfo is None:
+            raise InvalidFieldError("Thời điểm phải có múi giờ", "the time must be timezone-aware", field="at")
+        version = None
+        e: Any
+        for e in self.events.get(aggregate_id):
+            if e.timestamp > at:
+                break
+            version = e.originator_version
+        if version is None:
+            raise CaseNotFoundError(str(aggregate_id), at.isoformat())
+        return self.repository.get(aggregate_id, version=version)
+
+    def case_at(self, case_id: UUID, at: datetime) -> AssessmentCase:
+        """The case as it stood at a past recorded time."""
+        return self.as_of(case_id, at)  # type: ignore[no-any-return]
+
+    def explain(self, case_id: UUID) -> Explanation:
+        """Each criterion, its value, threshold, met or not, and the rule-set id of the case."""
+        case = self.get_case(case_id)
+        if case.decision is not None:
+            return case.explain()
+        rules = self.rules.get(case.rule_set_id)
+        return case.explain(rules, self._coverage_for(case, rules))

@@ -1,0 +1,160 @@
+"""Pure rule checks: validate results against the criteria, evaluate them, check authorities."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from services.assessment.domain.errors import InvalidAssessmentError, WrongAuthorityError
+from services.assessment.domain.values import (
+    Authority, Basis, CoverageFigures, CriterionEvaluation, CriterionResult, Finding,
+)
+from services.assessment.rules.model import Criterion, CriterionKind, RuleSet
+from services.assessment.rules.types import Tier, UnitType
+
+REGISTERED_PCT = "managed_units_registered_pct"
+RECOGNISED_PCT = "managed_units_recognised_pct"
+
+
+@dataclass(frozen=True)
+class UnitFacts:
+    """What a case remembers about its unit (snapshotted at registration)."""
+
+    unit_type: UnitType
+    province_code: str
+    commune_code: str
+    managed_by: Tier
+    delegated_to: Tier | None = None
+
+
+def _bad(criterion_id: str, vi: str, en: str) -> InvalidAssessmentError:
+    return InvalidAssessmentError(f"Tiêu chí {criterion_id}: {vi}", f"criterion {criterion_id}: {en}",
+                                  field=f"results.{criterion_id}")
+
+
+def validate_result(rules: RuleSet, unit: UnitFacts, result: CriterionResult | Finding) -> None:
+    """A result must name a declarable criterion of the unit type and carry what its kind needs."""
+    cid = result.criterion_id
+    criterion = criteria_by_id(rules, unit).get(cid)
+    if criterion is None:
+        raise _bad(cid, "không thuộc bộ tiêu chí của loại đơn vị này", "is not a criterion of this unit type")
+    if cid not in declarable(rules, unit):
+        raise _bad(cid, "do hệ thống tính, không khai", "is computed by the service, not declared")
+    if result.not_applicable:
+        if not criterion.conditional:
+            raise _bad(cid, "không được khai 'không áp dụng'", "cannot be declared not applicable")
+        return
+    if criterion.kind is CriterionKind.BOOLEAN and result.met is None:
+        raise _bad(cid, "cần khai đạt hay không đạt", "needs met true or false")
+    if criterion.kind is CriterionKind.NUMERIC:
+        exception = is_exception(criterion, result)
+        if exception and not result.note.strip():
+            raise _bad(cid, "ngoại lệ (bất khả kháng, đã phát hiện và báo cáo kịp thời) cần ghi rõ lý do",
+                       "an exception (force majeure, or detected, mitigated and reported) needs a note")
+        if result.met is not None and not exception:
+            raise _bad(cid, "chỉ người thẩm định được ghi nhận ngoại lệ, với tiêu chí cho phép",
+                       "only an appraiser may record an exception, on a criterion that allows one")
+        if result.value is None and not exception:
+            raise _bad(cid, "cần giá trị số", "needs a numeric value")
+        if (result.value is not None and criterion.threshold and criterion.threshold.needs_previous_year
+                and result.previous_value is None):
+            raise _bad(cid, "cần giá trị năm trước để so sánh", "needs the previous year's value")
+
+
+def is_exception(criterion: Criterion, source: CriterionResult | Finding) -> bool:
+    """An appraiser's "met despite the count" on a criterion TT124 exempts (bất khả kháng, k4b proviso)."""
+    return isinstance(source, Finding) and source.met is True and criterion.force_majeure_exempt
+
+
+def criteria_by_id(rules: RuleSet, unit: UnitFacts) -> dict[str, Criterion]:
+    """The unit's mandatory criteria (with provincial extras), by id."""
+    return {c.id: c for c in rules.criteria_for(unit.unit_type, unit.province_code)}
+
+
+def declarable(rules: RuleSet, unit: UnitFacts) -> list[str]:
+    """Ids of the criteria the unit itself must declare (not computed, not derived)."""
+    criteria = criteria_by_id(rules, unit)
+    return [c.id for c in criteria.values()
+            if not c.computed and not (c.derived_from and all(d in criteria for d in c.derived_from))]
+
+
+def _judge(criterion: Criterion, source: CriterionResult | Finding, basis: Basis) -> CriterionEvaluation:
+    threshold = criterion.threshold.describe() if criterion.threshold else ""
+    common = dict(criterion_id=criterion.id, label_vi=criterion.label_vi, label_en=criterion.label_en,
+                  kind=criterion.kind, basis=basis, threshold=threshold)
+    if source.not_applicable:
+        return CriterionEvaluation(**common, met=True, not_applicable=True)  # type: ignore[arg-type]
+    if criterion.kind is CriterionKind.BOOLEAN:
+        return CriterionEvaluation(**common, met=bool(source.met))  # type: ignore[arg-type]
+    assert criterion.threshold is not None
+    if is_exception(criterion, source):
+        return CriterionEvaluation(**common, met=True, value=source.value,  # type: ignore[arg-type]
+                                   previous_value=source.previous_value, exception=source.note)
+    assert source.value is not None
+    met = criterion.threshold.is_met(source.value, source.previous_value)
+    return CriterionEvaluation(**common, met=met, value=source.value,  # type: ignore[arg-type]
+                               previous_value=source.previous_value)
+
+
+def evaluate(rules: RuleSet, unit: UnitFacts, results: Mapping[str, CriterionResult],
+             findings: Mapping[str, Finding], coverage: CoverageFigures | None) -> tuple[CriterionEvaluation, ...]:
+    """Judge every mandatory criterion: finding over self-assessment, computed ones from coverage."""
+    criteria = criteria_by_id(rules, unit)
+    out: dict[str, CriterionEvaluation] = {}
+    derived: list[Criterion] = []
+    for c in criteria.values():
+        if c.computed:
+            pct = None
+            if coverage is not None:
+                pct = coverage.registered_pct if c.computed == REGISTERED_PCT else coverage.recognised_pct
+            assert c.threshold is not None
+            out[c.id] = CriterionEvaluation(
+                c.id, c.label_vi, c.label_en, c.kind, met=pct is not None and c.threshold.is_met(pct),
+                basis=Basis.TINH_TOAN if pct is not None else Basis.THIEU, value=pct,
+                threshold=c.threshold.describe())
+        elif c.id in findings:
+            out[c.id] = _judge(c, findings[c.id], Basis.THAM_DINH)
+        elif c.derived_from and all(d in criteria for d in c.derived_from):
+            derived.append(c)
+        elif c.id in results:
+            out[c.id] = _judge(c, results[c.id], Basis.TU_DANH_GIA)
+        else:
+            out[c.id] = CriterionEvaluation(c.id, c.label_vi, c.label_en, c.kind, met=False, basis=Basis.THIEU,
+                                            threshold=c.threshold.describe() if c.threshold else "")
+    for c in derived:
+        out[c.id] = CriterionEvaluation(c.id, c.label_vi, c.label_en, c.kind, basis=Basis.TINH_TOAN,
+                                        met=all(out[d].met for d in c.derived_from))
+    return tuple(out[c] for c in criteria)
+
+
+def unmet(evaluations: Iterable[CriterionEvaluation]) -> list[str]:
+    """Ids of the criteria not met."""
+    return [e.criterion_id for e in evaluations if not e.met]
+
+
+def check_area(authority: Authority, unit: UnitFacts) -> None:
+    """A commune or province authority may act only on units of its own area."""
+    expected = {Tier.XA: unit.commune_code, Tier.TINH: unit.province_code}.get(authority.tier)
+    if expected is not None and authority.area_code != expected:
+        raise WrongAuthorityError(
+            f"{authority.name} ({authority.area_code}) không có thẩm quyền với đơn vị thuộc địa bàn {expected}",
+            f"{authority.name} ({authority.area_code}) has no authority over a unit of area {expected}",
+            field="decision.authority")
+
+
+def check_decider(rules: RuleSet, unit: UnitFacts, authority: Authority, on: date) -> None:
+    """The authority must be the one the map names (or its delegate one tier down, TT124 Đ10 k5)."""
+    managed = unit.managed_by
+    tiers = rules.authority.decider_tiers(unit.unit_type, managed, unit.province_code, on)
+    if (unit.delegated_to is not None and tiers and unit.delegated_to is rules.authority.below(tiers[0])
+            and unit.unit_type in rules.authority.delegable_unit_types):
+        tiers = (*tiers, unit.delegated_to)  # a unit managed by delegation: the delegate decides too
+    if authority.tier not in tiers:
+        allowed = ", ".join(t.label_vi for t in tiers) or "không có"
+        raise WrongAuthorityError(
+            f"{authority.tier.label_vi} không có thẩm quyền quyết định cho {unit.unit_type.label_vi} "
+            f"(thẩm quyền: {allowed}; bộ quy tắc {rules.id})",
+            f"tier {authority.tier.value} may not decide for {unit.unit_type.value} managed by {managed.value} "
+            f"(allowed: {', '.join(t.value for t in tiers)}; rule set {rules.id})", field="decision.authority")
+    check_area(authority, unit)
