@@ -1,0 +1,1 @@
+"""Pure domain of notifications: lunar calendar, holidays, deadline calendars, schedules, ledger."""

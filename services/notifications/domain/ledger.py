@@ -1,0 +1,107 @@
+"""The reminder ledger: one ReminderDelivery per (obligation, offset, recipient), claimed before sending.
+
+The aggregate id is a UUID5 of the key, so a second claim of the same key (a replay, a restart,
+another replica) collides in the event store instead of sending twice. The delivery then records
+each failed attempt, and ends as sent or given up.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime, timedelta
+
+from eventsourcing.domain import event
+
+from antt.eventstore.hashchain import ChainedAggregate
+from services.notifications.domain.errors import DeliveryAlreadySettledError, InvalidReminderOffsetError
+
+DELIVERY_NAMESPACE = uuid.UUID("2b0f6c1e-7d4a-5e39-8c61-4e6f0a9d2026")
+_SEPARATOR = "|"
+
+
+def reminder_key(obligation_key: str, offset: str, recipient: str) -> str:
+    """The idempotency key of a reminder: obligation, offset and recipient, joined by '|'."""
+    parts = (obligation_key, offset, recipient)
+    if any(not p or _SEPARATOR in p for p in parts):
+        raise InvalidReminderOffsetError("Khóa nhắc việc không hợp lệ", f"invalid reminder key parts {parts!r}",
+                                         field="key")
+    return _SEPARATOR.join(parts)
+
+
+def delivery_id(key: str) -> uuid.UUID:
+    """The ReminderDelivery id of a key (UUID5): equal keys, equal ids."""
+    return uuid.uuid5(DELIVERY_NAMESPACE, key)
+
+
+class DeliveryStatus(enum.Enum):
+    """Where a delivery stands."""
+
+    CLAIMED = "claimed"  # recorded before the send; the outcome is not known yet
+    SENT = "sent"
+    GIVEN_UP = "given_up"  # every attempt failed
+
+
+class ReminderDelivery(ChainedAggregate):
+    """The at-most-once record of one reminder (or digest) to one recipient."""
+
+    @staticmethod
+    def create_id(key: str) -> uuid.UUID:
+        """Deliveries are keyed by their reminder key."""
+        return delivery_id(key)
+
+    @event("Claimed")
+    def __init__(self, key: str, channel: str, claimed_by: str, claimed_at: datetime) -> None:
+        self.key = key
+        self.channel = channel
+        self.claimed_by = claimed_by
+        self.claimed_at = claimed_at
+        self.attempts = 0
+        self.last_error = ""
+        self.last_failure_at: datetime | None = None
+        self.status_value = DeliveryStatus.CLAIMED.value
+        self.settled_at: datetime | None = None
+
+    @property
+    def status(self) -> DeliveryStatus:
+        """CLAIMED, SENT or GIVEN_UP."""
+        return DeliveryStatus(self.status_value)
+
+    def _require_open(self) -> None:
+        if self.status is not DeliveryStatus.CLAIMED:
+            raise DeliveryAlreadySettledError(self.key, self.status.value)
+
+    def mark_sent(self, at: datetime, receipt: str = "") -> None:
+        """Records that the channel accepted the message; only once."""
+        self._require_open()
+        self._sent(at, receipt)
+
+    @event("Sent")
+    def _sent(self, at: datetime, receipt: str) -> None:
+        self.status_value = DeliveryStatus.SENT.value
+        self.settled_at = at
+        self.receipt = receipt
+
+    def record_failure(self, at: datetime, error: str, max_attempts: int) -> None:
+        """Counts a failed attempt; after `max_attempts` failures the delivery is given up."""
+        self._require_open()
+        self._attempt_failed(at, error[:500])
+        if self.attempts >= max_attempts:
+            self._given_up(at)
+
+    @event("AttemptFailed")
+    def _attempt_failed(self, at: datetime, error: str) -> None:
+        self.attempts += 1
+        self.last_error = error
+        self.last_failure_at = at
+
+    @event("GivenUp")
+    def _given_up(self, at: datetime) -> None:
+        self.status_value = DeliveryStatus.GIVEN_UP.value
+        self.settled_at = at
+
+    def retry_at(self, base: timedelta = timedelta(seconds=30), cap: timedelta = timedelta(hours=1)) -> datetime:
+        """When the next attempt may start: at once after the claim, then exponential backoff, capped."""
+        if self.last_failure_at is None:
+            return self.claimed_at
+        return self.last_failure_at + min(base * (1 << min(self.attempts - 1, 30)), cap)
