@@ -7,6 +7,7 @@ the kind to a status code in one place (antt.grpcx.errors).
 from __future__ import annotations
 
 import enum
+from typing import TypeVar
 
 
 class ErrorKind(enum.Enum):
@@ -64,3 +65,19 @@ class FailedPreconditionError(DomainError):
     """The system is not in a state where the command is allowed."""
 
     kind = ErrorKind.FAILED_PRECONDITION
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def parse_enum(enum_type: type[E], value: object, field: str, label_vi: str,
+               error: type[DomainError] = InvalidArgumentError) -> E:
+    """The member of `enum_type` with this value, or `error` naming the field and the valid values."""
+    if isinstance(value, enum_type):
+        return value
+    try:
+        return enum_type(value)
+    except ValueError:
+        valid = ", ".join(str(m.value) for m in enum_type)
+        raise error(f"{label_vi} không hợp lệ: {value!r} (hợp lệ: {valid})",
+                    f"invalid {field} {value!r} (valid: {valid})", field=field) from None

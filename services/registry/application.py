@@ -10,6 +10,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from antt.actor import Actor
+from antt.errors import parse_enum
 from antt.eventstore.application import ServiceApplication
 from services.registry import reference
 from services.registry.area_commands import AreaCommands
@@ -138,12 +139,7 @@ class Registry(AreaCommands, UnitQueries, ServiceApplication):
 
 
 def _closure_reason(value: ClosureReason | str) -> ClosureReason:
-    try:
-        return ClosureReason(value)
-    except ValueError:
-        valid = ", ".join(r.value for r in ClosureReason)
-        raise InvalidUnitFieldError(f"Lý do chấm dứt không hợp lệ: {value!r} (hợp lệ: {valid})",
-                                    f"invalid closure reason {value!r} (valid: {valid})", field="reason") from None
+    return parse_enum(ClosureReason, value, "reason", "Lý do chấm dứt", InvalidUnitFieldError)
 
 
 def _not_in_province(commune_code: str, province_code: str) -> UnknownAreaError:

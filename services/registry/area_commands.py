@@ -12,6 +12,7 @@ from eventsourcing.persistence import IntegrityError
 from antt.actor import Actor
 from services.registry.catalog import Catalog
 from services.registry.domain import admin_area, crosswalk
+from antt.errors import parse_enum
 from services.registry.domain.admin_area import AdminArea
 from services.registry.domain.area_history import AreaHistory, AreaKey, AreaKind, AreaLevel
 from services.registry.domain.crosswalk import Resolution, TreeNode
@@ -21,22 +22,12 @@ from services.registry.reference.tree import build_tree
 
 def parse_level(value: AreaLevel | str) -> AreaLevel:
     """An AreaLevel from its value, or INVALID_ARGUMENT naming the field."""
-    try:
-        return AreaLevel(value)
-    except ValueError:
-        valid = ", ".join(level.value for level in AreaLevel)
-        raise InvalidAreaFieldError(f"Cấp hành chính không hợp lệ: {value!r} (hợp lệ: {valid})",
-                                    f"invalid level {value!r} (valid: {valid})", field="level") from None
+    return parse_enum(AreaLevel, value, "level", "Cấp hành chính", InvalidAreaFieldError)
 
 
 def parse_kind(value: AreaKind | str) -> AreaKind:
     """An AreaKind from its value, or INVALID_ARGUMENT naming the field."""
-    try:
-        return AreaKind(value)
-    except ValueError:
-        valid = ", ".join(kind.value for kind in AreaKind)
-        raise InvalidAreaFieldError(f"Loại đơn vị hành chính không hợp lệ: {value!r} (hợp lệ: {valid})",
-                                    f"invalid kind {value!r} (valid: {valid})", field="kind") from None
+    return parse_enum(AreaKind, value, "kind", "Loại đơn vị hành chính", InvalidAreaFieldError)
 
 
 class AreaCommands:

@@ -4,29 +4,9 @@ from __future__ import annotations
 
 import enum
 
+from antt.contracts.vocabulary import UnitType
 
-class UnitType(enum.Enum):
-    """Unit types of TT124 Đ1 k2; same values as the registry's UnitType (the published language)."""
-
-    KHU_DAN_CU = "khu_dan_cu"
-    XA_PHUONG = "xa_phuong"
-    CO_QUAN = "co_quan"
-    DOANH_NGHIEP = "doanh_nghiep"
-    CO_SO_GIAO_DUC = "co_so_giao_duc"
-
-    @property
-    def label_vi(self) -> str:
-        """Vietnamese label with diacritics."""
-        return _UNIT_LABELS[self]
-
-
-_UNIT_LABELS = {
-    UnitType.KHU_DAN_CU: "Khu dân cư",
-    UnitType.XA_PHUONG: "Xã, phường, đặc khu",
-    UnitType.CO_QUAN: "Cơ quan",
-    UnitType.DOANH_NGHIEP: "Doanh nghiệp",
-    UnitType.CO_SO_GIAO_DUC: "Cơ sở giáo dục",
-}
+__all__ = ["Tier", "UnitType"]
 
 
 class Tier(enum.Enum):

@@ -12,12 +12,12 @@ import enum
 from dataclasses import dataclass
 from datetime import date
 
+from antt.contracts.vocabulary import UnitType
 from services.notifications.domain.errors import InvalidCalendarError
 from services.notifications.domain.holidays import WorkingCalendar
 
-# Values of the registry's UnitType (TT124 Đ1 k2); services share no code, so they are repeated here.
-UNIT_TYPES = frozenset({"khu_dan_cu", "xa_phuong", "co_quan", "doanh_nghiep", "co_so_giao_duc"})
-COMMUNE_UNIT_TYPE = "xa_phuong"  # the commune (xã, phường, đặc khu) itself, as a unit of the movement
+UNIT_TYPES = frozenset(t.value for t in UnitType)  # the published vocabulary (TT124 Đ1 k2)
+COMMUNE_UNIT_TYPE = UnitType.XA_PHUONG.value  # the commune (xã, phường, đặc khu) itself, as a unit of the movement
 
 
 class Tier(enum.Enum):

@@ -11,6 +11,8 @@ from datetime import date
 from eventsourcing.domain import event
 
 from antt.actor import Actor
+from antt.contracts.vocabulary import UnitType
+from antt.errors import parse_enum
 from antt.errors import InvalidArgumentError
 from antt.eventstore.hashchain import ChainedAggregate
 from services.registry.domain.errors import InvalidUnitFieldError, UnitRuleError, unit_closed, unit_effective_too_early
@@ -21,28 +23,6 @@ CODE_MAX = 50
 UNIT_NAMESPACE = uuid.UUID("6f1d2a8e-3c1b-5b7e-9a55-0a1e7a6e2025")
 
 
-class UnitType(enum.Enum):
-    """Unit types of TT124 Đ1 k2; values are the law's terms without diacritics."""
-
-    KHU_DAN_CU = "khu_dan_cu"
-    XA_PHUONG = "xa_phuong"
-    CO_QUAN = "co_quan"
-    DOANH_NGHIEP = "doanh_nghiep"
-    CO_SO_GIAO_DUC = "co_so_giao_duc"
-
-    @property
-    def label_vi(self) -> str:
-        """Vietnamese label with diacritics, for operators."""
-        return _LABELS_VI[self]
-
-
-_LABELS_VI = {
-    UnitType.KHU_DAN_CU: "Khu dân cư",
-    UnitType.XA_PHUONG: "Xã, phường, đặc khu",
-    UnitType.CO_QUAN: "Cơ quan",
-    UnitType.DOANH_NGHIEP: "Doanh nghiệp",
-    UnitType.CO_SO_GIAO_DUC: "Cơ sở giáo dục",
-}
 
 
 def clean_text(value: str, field: str, label_vi: str, max_length: int,
@@ -61,12 +41,7 @@ def clean_text(value: str, field: str, label_vi: str, max_length: int,
 
 def parse_unit_type(value: str) -> UnitType:
     """The UnitType named by `value`, or an INVALID_ARGUMENT error listing the valid ones."""
-    try:
-        return UnitType(value)
-    except ValueError:
-        valid = ", ".join(t.value for t in UnitType)
-        raise InvalidUnitFieldError(f"Loại đơn vị không hợp lệ: {value!r} (hợp lệ: {valid})",
-                                    f"invalid unit_type {value!r} (valid: {valid})", field="unit_type") from None
+    return parse_enum(UnitType, value, "unit_type", "Loại đơn vị", InvalidUnitFieldError)
 
 
 class ClosureReason(enum.Enum):
