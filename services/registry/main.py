@@ -6,7 +6,7 @@ from antt.grpcx.server import ServicerBinding
 from antt.registry.v1 import registry_service_pb2_grpc as pb_grpc
 from antt.runtime.service import Service, ServiceParts
 from antt.settings import ServiceSettings
-from services.registry import published
+from services.registry.published import RegistryPublisher
 from services.registry.api.servicer import RegistryServicer
 from services.registry.application import Registry
 
@@ -16,4 +16,4 @@ def build(settings: ServiceSettings) -> Service:
     app = Registry(settings.database_url)
     binding = ServicerBinding(RegistryServicer(app), pb_grpc.add_RegistryServiceServicer_to_server,
                               "antt.registry.v1.RegistryService")
-    return Service(settings, ServiceParts(bindings=[binding], app=app, to_message=published.to_message))
+    return Service(settings, ServiceParts(bindings=[binding], app=app, to_message=RegistryPublisher(app).to_message))

@@ -1,20 +1,119 @@
-"""The registry's published language: domain events -> antt.events.v1 payloads."""
+"""The registry's published language: domain events -> antt.events.v1 payloads.
+
+Events that do not carry the unit's place or the area's code read the aggregate as it stood at
+that event's version, so every subject names its province and commune.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from antt.contracts.meta import event_meta
-from antt.events.v1 import registry_pb2 as events_pb
+from antt.events.v1 import registry_pb2 as pb
 from antt.relay.outbox import Published
+from services.registry.domain import eligibility
+from services.registry.domain.admin_area import AdminArea
+from services.registry.domain.area_history import AreaLevel
+from services.registry.domain.facts import EligibilityFacts
 from services.registry.domain.unit import Unit
 
 
-def to_message(event: Any) -> Published | None:
-    """The published form of a stored registry event (None for internal events)."""
-    if isinstance(event, Unit.Registered):
-        payload = events_pb.UnitRegistered(
-            meta=event_meta(event), unit_id=str(event.originator_id), code=event.code, name=event.name,
-            unit_type=event.unit_type.value, province_code=event.province_code, commune_code=event.commune_code)
-        return Published(payload, event.province_code, event.commune_code)
-    return None
+def eligibility_pb(unit_type: Any, facts: EligibilityFacts, closed: bool = False) -> pb.Eligibility:
+    """The derived eligibility of a unit, in its published form."""
+    e = eligibility.assess(unit_type, facts, closed)
+    return pb.Eligibility(eligible=e.eligible, reason_code=e.reason_code, explanation_vi=e.explanation_vi,
+                          explanation_en=e.explanation_en)
+
+
+class RegistryPublisher:
+    """Maps stored registry events to published messages; reads aggregates from `app` when needed."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def _at(self, event: Any) -> Any:
+        return self.app.repository.get(event.originator_id, version=event.originator_version)
+
+    def to_message(self, event: Any) -> Published | None:
+        """The published form of a stored registry event (None for internal events)."""
+        if isinstance(event, Unit.Event):
+            return self._unit(event)
+        if isinstance(event, AdminArea.Event):
+            return self._area(event)
+        return None
+
+    def _unit(self, event: Any) -> Published | None:
+        meta = event_meta(event)
+        uid = str(event.originator_id)
+        if isinstance(event, Unit.Registered):
+            payload = pb.UnitRegistered(
+                meta=meta, unit_id=uid, code=event.code, name=event.name, unit_type=event.unit_type.value,
+                province_code=event.province_code, commune_code=event.commune_code,
+                eligibility=eligibility_pb(event.unit_type, EligibilityFacts()))
+            return Published(payload, event.province_code, event.commune_code)
+        unit = self._at(event)
+        province, commune = unit.locations[-1].province_code, unit.locations[-1].commune_code
+        if isinstance(event, Unit.EligibilityFactsDeclared):
+            facts = unit.facts_history[-1][1]
+            payload = pb.UnitEligibilityFactsDeclared(
+                meta=meta, unit_id=uid, code=unit.code, unit_type=unit.unit_type.value, province_code=province,
+                commune_code=commune, armed_forces=facts.armed_forces,
+                size_class=facts.size_class.value if facts.size_class else "",
+                size_declared_on=facts.size_declared_on.isoformat() if facts.size_declared_on else "",
+                school_levels=sorted(level.value for level in facts.school_levels),
+                eligibility=eligibility_pb(unit.unit_type, facts))
+        elif isinstance(event, Unit.Updated):
+            payload = pb.UnitUpdated(
+                meta=meta, unit_id=uid, code=unit.code, name=unit.name, managing_authority=unit.managing_authority,
+                contact_email=unit.contact_email, contact_webhook=unit.contact_webhook, province_code=province,
+                commune_code=commune)
+        elif isinstance(event, Unit.Moved):
+            before = unit.locations[-2]
+            payload = pb.UnitMoved(meta=meta, unit_id=uid, code=unit.code, from_province_code=before.province_code,
+                                   from_commune_code=before.commune_code, province_code=province,
+                                   commune_code=commune)
+        elif isinstance(event, Unit.Closed):
+            payload = pb.UnitClosed(meta=meta, unit_id=uid, code=unit.code, reason=event.reason.value,
+                                    successor_code=event.successor_code, province_code=province,
+                                    commune_code=commune)
+        else:
+            return None
+        return Published(payload, province, commune)
+
+    def _area(self, event: Any) -> Published | None:
+        meta = event_meta(event)
+        area = self._at(event)
+        level, code, state = area.level.value, area.code, area.current
+        parent = state.parent
+        if area.level is AreaLevel.PROVINCE:
+            province, commune = code, ""
+        elif area.level is AreaLevel.COMMUNE and parent is not None and parent.level is AreaLevel.PROVINCE:
+            province, commune = parent.code, code
+        else:
+            province, commune = "", ""
+        basis = getattr(event, "legal_basis", "")
+        if isinstance(event, AdminArea.Created):
+            payload: Any = pb.AreaCreated(
+                meta=meta, level=level, code=code, name=state.name, kind=state.kind.value,
+                parent_level=parent.level.value if parent else "", parent_code=parent.code if parent else "",
+                legal_basis=basis)
+        elif isinstance(event, AdminArea.Renamed):
+            payload = pb.AreaRenamed(meta=meta, level=level, code=code, name=event.name, kind=event.kind.value,
+                                     legal_basis=basis)
+        elif isinstance(event, AdminArea.Reparented):
+            payload = pb.AreaReparented(meta=meta, level=level, code=code, parent_level=event.parent_level.value,
+                                        parent_code=event.parent_code, legal_basis=basis)
+        elif isinstance(event, AdminArea.Abolished):
+            payload = pb.AreaAbolished(meta=meta, level=level, code=code, legal_basis=basis)
+        elif isinstance(event, AdminArea.MergedInto):
+            payload = pb.AreaMergedInto(meta=meta, level=level, code=code, target_code=event.target_code,
+                                        legal_basis=basis)
+        elif isinstance(event, AdminArea.SplitUp):
+            payload = pb.AreaSplitUp(meta=meta, level=level, code=code, target_codes=list(event.target_codes),
+                                     continues=event.continues, legal_basis=basis)
+        elif isinstance(event, AdminArea.Absorbed):
+            payload = pb.AreaAbsorbed(meta=meta, level=level, code=code, source_codes=list(event.source_codes),
+                                      whole=event.whole, legal_basis=basis)
+        else:
+            return None
+        return Published(payload, province, commune)

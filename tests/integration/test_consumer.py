@@ -15,7 +15,7 @@ from antt.messaging.consumer import ConsumerOptions, Outcome, ProjectionConsumer
 from antt.messaging.streams import ensure_streams, stream_name
 from antt.relay.outbox import OutboxRelay
 from antt.runtime.nats_server import NatsServer
-from services.registry import published
+from services.registry.published import RegistryPublisher
 from services.registry.application import Registry
 from services.reporting import projections
 from services.reporting.consumers import FROM_REGISTRY
@@ -37,7 +37,7 @@ async def test_redelivered_messages_change_nothing(tmp_path: Path, nats_server: 
     nc = await nats.connect(nats_server.url)
     js = nc.jetstream()
     await ensure_streams(js)
-    await OutboxRelay("registry", app, published.to_message, create_engine(registry_url), nc).run_once()
+    await OutboxRelay("registry", app, RegistryPublisher(app).to_message, create_engine(registry_url), nc).run_once()
 
     engine = create_engine(f"sqlite:///{tmp_path / 'reporting.db'}")
     consumer = ProjectionConsumer(FROM_REGISTRY, engine, nc, ConsumerOptions())

@@ -14,7 +14,7 @@ from antt.eventstore.persistence import create_engine
 from antt.messaging.streams import ensure_streams, stream_name
 from antt.relay.outbox import OutboxRelay
 from antt.runtime.nats_server import NatsServer
-from services.registry import published
+from services.registry.published import RegistryPublisher
 from services.registry.application import Registry
 
 pytestmark = pytest.mark.integration
@@ -36,12 +36,12 @@ async def test_relay_publishes_once_per_position_and_a_lost_cursor_is_deduplicat
     js = nc.jetstream()
     await ensure_streams(js)
     engine = create_engine(url)
-    relay = OutboxRelay("registry", app, published.to_message, engine, nc)
+    relay = OutboxRelay("registry", app, RegistryPublisher(app).to_message, engine, nc)
     assert await relay.run_once() == 2
     assert relay.load_position() == 2
     # A crash between the acks and the cursor save: the next relay starts from 0 and re-publishes.
     relay.save_position(0)
-    again = OutboxRelay("registry", app, published.to_message, engine, nc)
+    again = OutboxRelay("registry", app, RegistryPublisher(app).to_message, engine, nc)
     assert again.position == 0
     assert await again.run_once() == 2
     msgs = await read_all(js)
