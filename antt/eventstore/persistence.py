@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -57,6 +59,16 @@ def sqlalchemy_url(url: str) -> str:
     raise DatabaseUrlError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://…")
 
 
+WRITER = "antt_writer"
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
+    """A transaction that will write: on SQLite it starts with BEGIN IMMEDIATE."""
+    with engine.connect().execution_options(**{WRITER: True}) as conn, conn.begin():
+        yield conn
+
+
 def create_engine(url: str) -> Engine:
     """A SQLAlchemy engine for read models and tracking tables in the service's database."""
     engine = sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True)
@@ -74,5 +86,7 @@ def create_engine(url: str) -> Engine:
 
         @sa.event.listens_for(engine, "begin")
         def _begin(conn):  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN")
+            # A writer takes the write lock up front: upgrading a read transaction under WAL fails
+            # at once (SQLITE_BUSY) instead of waiting for the busy timeout.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITER) else "BEGIN")
     return engine

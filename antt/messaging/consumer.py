@@ -26,6 +26,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from sqlalchemy.engine import Engine
 
 from antt import metrics
+from antt.eventstore.persistence import write_transaction
 from antt.contracts import envelope, subjects, types
 from antt.contracts.envelope import Envelope
 from antt.messaging.streams import DLQ_STREAM, stream_name
@@ -154,7 +155,7 @@ class ProjectionConsumer:
     def _apply_batch(self, msgs: list[Msg]) -> list[tuple[Outcome, str]]:
         results: list[tuple[Outcome, str]] = []
         applied = duplicates = 0
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             for msg in msgs:
                 try:
                     event = decode(msg)

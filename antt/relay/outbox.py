@@ -20,6 +20,7 @@ from nats.aio.client import Client
 from sqlalchemy.engine import Engine
 
 from antt import metrics
+from antt.eventstore.persistence import write_transaction
 from antt.contracts import envelope, subjects, types
 from antt.contracts.meta import event_actor
 from antt.eventstore.application import ServiceApplication
@@ -76,7 +77,7 @@ class OutboxRelay:
 
     def save_position(self, position: int) -> None:
         """Store the cursor (only ever called after the publish acks)."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             updated = conn.execute(relay_position.update().where(relay_position.c.service == self.service)
                                    .values(position=position)).rowcount
             if not updated:
