@@ -25,6 +25,10 @@ RUN pip install . \
  && antt --help > /dev/null \
  && rm -rf /src
 
+# DejaVu Sans has the Vietnamese glyphs that report PDFs embed.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
+
 RUN useradd --system --uid 10001 --home-dir /var/lib/antt --shell /usr/sbin/nologin antt \
  && mkdir -p /var/lib/antt \
  && chown antt:antt /var/lib/antt

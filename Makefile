@@ -32,6 +32,9 @@ test-integration: setup
 test-e2e: setup
 	$(BIN)/pytest -m e2e
 
+bench: setup
+	$(BIN)/antt bench --scale 0.05
+
 clean:
 	rm -rf $(VENV) var .pytest_cache
 	find antt -name '*_pb2*.py*' -delete

@@ -1,4 +1,4 @@
-"""The `antt` command: dev | serve <service> | relay <service> | verify <service> | gen-proto."""
+"""The `antt` command: dev | serve | relay | verify | backup | restore | gen-proto."""
 
 from __future__ import annotations
 
@@ -60,7 +60,12 @@ def cmd_relay(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Recompute every hash chain in a service's event store."""
+    """Recompute every hash chain in a service's event store (--all: every store and stream)."""
+    if args.all:
+        return _verify_all()
+    if args.service is None:
+        print("name a service or use --all / nêu tên dịch vụ hoặc dùng --all", file=sys.stderr)
+        return 2
     service = build_service(args.service)
     app = service.parts.app
     if app is None:
@@ -75,11 +80,74 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify_all() -> int:
+    """Every service's hash chains, and every published event against the store that published it."""
+    from antt.ops.verify import publishes, stream_mismatches
+
+    failures = 0
+    for name in SERVICES:
+        service = build_service(name)
+        app = service.parts.app
+        if app is None:
+            print(f"{name}: no event store / không có kho sự kiện")
+            continue
+        problems = [f"BROKEN / HỎNG: {b}" for b in app.verify_chains()]
+        if publishes(name):
+            problems += stream_mismatches(name, app, service.settings.common.nats_servers)
+        for p in problems:
+            print(f"{name}: {p}")
+        failures += len(problems)
+        if not problems:
+            print(f"{name}: every hash chain and published event verifies / mọi chuỗi băm và sự kiện đã phát đều khớp")
+    return 1 if failures else 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Back up every service's store and every JetStream stream into a new directory."""
+    from pathlib import Path
+
+    from antt.errors import DomainError
+    from antt.ops.backup import backup
+
+    try:
+        manifest = backup(Path(args.out))
+    except DomainError as exc:
+        print(f"{exc.reason}: {exc.message}", file=sys.stderr)
+        return 1
+    count = sum(s["messages"] for s in manifest["streams"].values())
+    print(f"backup / sao lưu: {len(manifest['stores'])} stores, {count} stream messages -> {args.out}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore a backup into a fresh installation (empty databases and streams)."""
+    from pathlib import Path
+
+    from antt.errors import DomainError
+    from antt.ops.backup import restore
+
+    try:
+        result = restore(Path(args.from_dir))
+    except DomainError as exc:
+        print(f"{exc.reason}: {exc.message}", file=sys.stderr)
+        return 1
+    count = sum(s["messages"] for s in result["streams"].values())
+    print(f"restore / khôi phục: {len(result['stores'])} stores, {count} stream messages <- {args.from_dir}")
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     """Run everything on this machine."""
     from antt.runtime import dev
 
     return dev.run(demo=args.demo)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Bulk-import units or areas from CSV/XLSX into a running registry (services/registry/importing)."""
+    from services.registry.importing.cli import run_import
+
+    return run_import(args.file, dry_run=args.dry_run, target=args.registry, what=args.what)
 
 
 def cmd_gen_proto(_args: argparse.Namespace) -> int:
@@ -88,6 +156,20 @@ def cmd_gen_proto(_args: argparse.Namespace) -> int:
 
     gen.main()
     return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the national-scale benchmark."""
+    from antt.bench import cli as bench_cli
+
+    return bench_cli.main(args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Reports: replay as recorded up to a time, export, rebuild the read models, check for gaps."""
+    from services.reporting import cli as report_cli
+
+    return report_cli.run(args)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -106,11 +188,48 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("service", choices=SERVICES)
     r.set_defaults(func=cmd_relay)
     v = sub.add_parser("verify", help="verify the hash chains of a service's event store")
-    v.add_argument("service", choices=SERVICES)
+    v.add_argument("service", choices=SERVICES, nargs="?")
+    v.add_argument("--all", action="store_true", help="every store, and every stream against its store")
     v.set_defaults(func=cmd_verify)
+    b = sub.add_parser("backup", help="back up every store and JetStream stream")
+    b.add_argument("--out", required=True, help="new directory for the backup")
+    b.set_defaults(func=cmd_backup)
+    rs = sub.add_parser("restore", help="restore a backup into a fresh installation")
+    rs.add_argument("--from", dest="from_dir", required=True, help="directory written by `antt backup`")
+    rs.set_defaults(func=cmd_restore)
+    im = sub.add_parser("import", help="bulk-import into a running registry (CSV or XLSX)")
+    im_sub = im.add_subparsers(dest="what", required=True)
+    for what in ("units", "areas"):
+        iu = im_sub.add_parser(what, help=f"import {what}: every row is checked; all are saved, or none")
+        iu.add_argument("file", help=".csv or .xlsx with a header row (Vietnamese or English column names)")
+        iu.add_argument("--dry-run", action="store_true", help="check and report every bad row; write nothing")
+        iu.add_argument("--registry", default="", metavar="HOST:PORT",
+                        help="registry gRPC address (default 127.0.0.1:$ANTT_REGISTRY_GRPC_PORT)")
+        iu.set_defaults(func=cmd_import)
+    from antt.auth import cli as auth_cli  # token | agency | asyncapi (issue 7)
+
+    auth_cli.add_parsers(sub)
     g = sub.add_parser("gen-proto", help="generate Python code from proto/")
     g.set_defaults(func=cmd_gen_proto)
+    b = sub.add_parser("bench", help="national-scale benchmark on the embedded stack (or --postgres URL)")
+    _bench_arguments(b)
+    b.set_defaults(func=cmd_bench)
+    rp = sub.add_parser("report", help="reports: replay | export | rebuild | gaps")
+    _report_arguments(rp)
+    rp.set_defaults(func=cmd_report)
     return p
+
+
+def _report_arguments(p: argparse.ArgumentParser) -> None:
+    from services.reporting import cli as report_cli
+
+    report_cli.add_arguments(p)
+
+
+def _bench_arguments(p: argparse.ArgumentParser) -> None:
+    from antt.bench import cli as bench_cli
+
+    bench_cli.add_arguments(p)
 
 
 def main(argv: list[str] | None = None) -> int:

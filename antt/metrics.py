@@ -25,3 +25,8 @@ CONSUMER_DUPLICATES = Counter(
 CONSUMER_LAG = Gauge("antt_consumer_lag_messages", "Messages in the stream not yet delivered to the consumer", ["consumer"])
 CONSUMER_FAILURES = Counter("antt_consumer_failures_total", "Failed attempts to apply a message", ["consumer"])
 DEAD_LETTERS = Counter("antt_consumer_dead_letters_total", "Messages moved to antt.dlq.<consumer>", ["consumer"])
+AUTHZ_DENIED = Counter(
+    "antt_authz_denied_total", "Calls refused with PERMISSION_DENIED, by reason code", ["service", "method", "reason"]
+)
+REMINDERS_SENT = Counter("antt_reminders_sent_total", "Reminders and digests accepted by their channel", ["channel"])
+REMINDERS_FAILED = Counter("antt_reminders_failed_total", "Failed attempts to send a reminder or digest", ["channel"])

@@ -36,6 +36,24 @@ COMMON_VARS: tuple[EnvVar, ...] = (
     EnvVar("ANTT_RELAY_BATCH", "200", "Notifications read and published per relay batch"),
     EnvVar("ANTT_RELAY_POLL_INTERVAL", "0.2", "Seconds the relay waits when the event store has nothing new"),
     EnvVar("ANTT_LOG_LEVEL", "INFO", "Python logging level"),
+    EnvVar("ANTT_REGISTRY_REFERENCE_TREE", "none", "Official areas the registry loads when its store has none: "
+           "all, none, or province codes (31,01); `antt dev` sets all"),
+    EnvVar("ANTT_ASSESSMENT_RULES_DIR", "", "Folder of rule-set YAML files (catalogue.yaml + one file per rule "
+           "set) used instead of the packaged ones; empty: the packaged TT124/TT48 rule sets"),
+    EnvVar("ANTT_NOTIFICATIONS_SCAN_INTERVAL", "60", "Seconds between two scans for due reminders"),
+    EnvVar("ANTT_NOTIFICATIONS_CLAIM_LEASE", "120", "Seconds after which a reminder claimed by a vanished "
+           "worker (and never handed over) is taken over and sent"),
+    EnvVar("ANTT_NOTIFICATIONS_CLOCK_START", "", "Empty: real time. An ISO date-time: the reminder "
+           "scheduler's clock starts there and runs at real speed (rehearsals, tests)"),
+    EnvVar("ANTT_SMTP_HOST", "127.0.0.1", "SMTP server for reminder emails"),
+    EnvVar("ANTT_SMTP_PORT", "25", "Port of the SMTP server"),
+    EnvVar("ANTT_SMTP_SENDER", "antt-noreply@localhost", "From address of reminder emails"),
+    EnvVar("ANTT_WEBHOOK_SECRET", "", "Secret of this deployment for the HMAC-SHA256 signature of webhooks "
+           "(header X-Antt-Signature: sha256=<hex>)"),
+    EnvVar("ANTT_AUTH_REQUIRED", "false", "true: every gRPC call needs a valid bearer token; false: calls "
+           "without a token act as the system actor (a token, when sent, is still verified)"),
+    EnvVar("ANTT_AUTH_KEYS_DIR", "", "Directory of the Ed25519 token keys (<kid>.key, <kid>.pub, active). "
+           "Empty: $ANTT_DATA_DIR/keys, where a development key is generated on first use"),
 )
 
 

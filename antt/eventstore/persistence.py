@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -90,3 +91,16 @@ def create_engine(url: str) -> Engine:
             # at once (SQLITE_BUSY) instead of waiting for the busy timeout.
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITER) else "BEGIN")
     return engine
+
+
+def create_tables(engine: Engine, *metadatas: sa.MetaData, attempts: int = 5) -> None:
+    """Create missing tables; replicas starting together may race, so "already exists" is retried."""
+    for attempt in range(attempts):
+        try:
+            for md in metadatas:
+                md.create_all(engine)
+            return
+        except sa.exc.DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))

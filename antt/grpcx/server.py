@@ -27,9 +27,19 @@ class ServerBindError(OSError):
 
 
 async def create_server(service: str, host: str, port: int,
-                        bindings: Sequence[ServicerBinding]) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
-    """Build and start the server; returns it, the bound port and its health servicer."""
-    server = grpc.aio.server(interceptors=[MetricsInterceptor(service)])
+                        bindings: Sequence[ServicerBinding], auth: Any = None,
+                        ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    """Build and start the server; returns it, the bound port and its health servicer.
+
+    `auth` is an antt.auth.config.AuthConfig (default: read from ANTT_AUTH_* in the environment).
+    """
+    from antt.auth.config import AuthConfig
+    from antt.grpcx.auth import AuthInterceptor
+
+    auth_config = auth if auth is not None else AuthConfig.from_env()
+    server = grpc.aio.server(interceptors=[
+        MetricsInterceptor(service),
+        AuthInterceptor(service, auth_config.keyring(), auth_config.required)])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for b in bindings:

@@ -26,7 +26,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from sqlalchemy.engine import Engine
 
 from antt import metrics
-from antt.eventstore.persistence import write_transaction
+from antt.eventstore.persistence import create_tables, write_transaction
 from antt.contracts import envelope, subjects, types
 from antt.contracts.envelope import Envelope
 from antt.messaging.streams import DLQ_STREAM, stream_name
@@ -101,9 +101,7 @@ class ProjectionConsumer:
         self.engine = engine
         self.nc = nc
         self.options = options
-        tracking_metadata.create_all(engine, tables=[tracking])
-        for md in spec.metadata:
-            md.create_all(engine)
+        create_tables(engine, tracking_metadata, *spec.metadata)
 
     def consumer_config(self) -> ConsumerConfig:
         """Durable pull consumer config; redelivery is unlimited because DLQ is ours to decide."""
@@ -153,34 +151,75 @@ class ProjectionConsumer:
         return [o for o, _ in outcomes]
 
     def _apply_batch(self, msgs: list[Msg]) -> list[tuple[Outcome, str]]:
+        """Apply a batch in one transaction; if anything in it fails, isolate the failure message by message."""
+        decoded: list[ReceivedEvent | None] = []
+        for msg in msgs:
+            try:
+                decoded.append(decode(msg))
+            except Exception:
+                decoded.append(None)
+        if all(e is not None for e in decoded):
+            try:
+                results = self._apply_whole(decoded)  # type: ignore[arg-type]
+            except Exception:
+                log.info("%s: a batch of %d failed; applying message by message", self.spec.name, len(msgs))
+            else:
+                self._count(results)
+                return results
+        results = self._apply_one_by_one(msgs)
+        self._count(results)
+        return results
+
+    def _apply_whole(self, events: list[ReceivedEvent]) -> list[tuple[Outcome, str]]:
+        """Fast path: one tracking query, the projections, one tracking insert, one commit."""
         results: list[tuple[Outcome, str]] = []
-        applied = duplicates = 0
+        rows: list[dict[str, object]] = []
+        with write_transaction(self.engine) as conn:
+            seen = self._applied_positions(conn, events)
+            for event in events:
+                key = (event.envelope.service, event.envelope.position)
+                if key in seen:
+                    results.append((Outcome.DUPLICATE, ""))
+                    continue
+                seen.add(key)
+                self.spec.projection(conn, event)
+                rows.append({"consumer": self.spec.name, "source": key[0], "position": key[1]})
+                results.append((Outcome.APPLIED, ""))
+            if rows:
+                conn.execute(tracking.insert(), rows)
+        return results
+
+    def _apply_one_by_one(self, msgs: list[Msg]) -> list[tuple[Outcome, str]]:
+        """Slow path: a SAVEPOINT per message, so one failing message leaves the others applied."""
+        results: list[tuple[Outcome, str]] = []
         with write_transaction(self.engine) as conn:
             for msg in msgs:
                 try:
                     event = decode(msg)
                     with conn.begin_nested():
-                        if self._already_applied(conn, event):
+                        if self._applied_positions(conn, [event]):
                             results.append((Outcome.DUPLICATE, ""))
-                            duplicates += 1
                             continue
                         conn.execute(tracking.insert().values(
                             consumer=self.spec.name, source=event.envelope.service, position=event.envelope.position))
                         self.spec.projection(conn, event)
                     results.append((Outcome.APPLIED, ""))
-                    applied += 1
                 except Exception as exc:
                     results.append((Outcome.FAILED, f"{type(exc).__name__}: {exc}"))
-        # Counted only after commit: a crash before it applies (and counts) nothing.
-        metrics.CONSUMER_PROCESSED.labels(self.spec.name).inc(applied)
-        metrics.CONSUMER_DUPLICATES.labels(self.spec.name).inc(duplicates)
         return results
 
-    def _already_applied(self, conn: sa.Connection, event: ReceivedEvent) -> bool:
-        q = sa.select(tracking.c.position).where(
-            tracking.c.consumer == self.spec.name, tracking.c.source == event.envelope.service,
-            tracking.c.position == event.envelope.position)
-        return conn.execute(q).first() is not None
+    def _count(self, results: list[tuple[Outcome, str]]) -> None:
+        # Counted only after commit: a crash before it applies (and counts) nothing.
+        metrics.CONSUMER_PROCESSED.labels(self.spec.name).inc(sum(o is Outcome.APPLIED for o, _ in results))
+        metrics.CONSUMER_DUPLICATES.labels(self.spec.name).inc(sum(o is Outcome.DUPLICATE for o, _ in results))
+
+    def _applied_positions(self, conn: sa.Connection, events: list[ReceivedEvent]) -> set[tuple[str, int]]:
+        """Which of these (source, position) pairs this consumer has applied already."""
+        positions = sorted({e.envelope.position for e in events})
+        q = sa.select(tracking.c.source, tracking.c.position).where(
+            tracking.c.consumer == self.spec.name, tracking.c.position.in_(positions))
+        wanted = {(e.envelope.service, e.envelope.position) for e in events}
+        return {(r.source, int(r.position)) for r in conn.execute(q)} & wanted
 
     async def _failed(self, msg: Msg, error: str) -> None:
         metrics.CONSUMER_FAILURES.labels(self.spec.name).inc()

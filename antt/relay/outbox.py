@@ -20,7 +20,7 @@ from nats.aio.client import Client
 from sqlalchemy.engine import Engine
 
 from antt import metrics
-from antt.eventstore.persistence import write_transaction
+from antt.eventstore.persistence import create_tables, write_transaction
 from antt.contracts import envelope, subjects, types
 from antt.contracts.meta import event_actor
 from antt.eventstore.application import ServiceApplication
@@ -65,7 +65,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.publish_timeout = publish_timeout
         self._stopping = asyncio.Event()
-        metadata.create_all(engine, tables=[relay_position])
+        create_tables(engine, metadata)
         self.position = self.load_position()
 
     def load_position(self) -> int:

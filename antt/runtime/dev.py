@@ -85,6 +85,19 @@ def load_demo(registry_port: int) -> int:
     return created
 
 
+def print_demo_tokens(env: Mapping[str, str]) -> None:
+    """A ready-to-use bearer token per role, scoped to the demo's Bạch Long Vĩ (Hải Phòng)."""
+    from antt.auth.cli import demo_tokens
+    from antt.auth.config import AuthConfig
+    from services.registry.demo import demo_units
+
+    unit = next(u for u in demo_units() if u.commune_code == "11948")
+    tokens = demo_tokens(AuthConfig.from_env(env).keys_dir, unit.province_code, unit.commune_code, unit.code)
+    print("antt dev: demo tokens (authorization: Bearer …):")
+    for role, token in tokens.items():
+        print(f"antt dev:   {role:<20} {token}")
+
+
 def run(demo: bool = False) -> int:
     """Start everything, print where it listens, and run until Ctrl-C or SIGTERM."""
     env = dict(os.environ)
@@ -109,6 +122,8 @@ def run(demo: bool = False) -> int:
             nats = NatsServer(port, data_dir / "nats", log_file=data_dir / "logs" / "nats-server.log").start()
             child_env["ANTT_NATS_URL"] = nats.url
         child_env["ANTT_DATA_DIR"] = str(data_dir)
+        # The official provinces and communes, loaded once into an empty registry.
+        child_env["ANTT_REGISTRY_REFERENCE_TREE"] = env.get("ANTT_REGISTRY_REFERENCE_TREE") or "all"
         for note in notes:
             print(f"antt dev: {note}", flush=True)
         for svc in SERVICES:
@@ -125,6 +140,7 @@ def run(demo: bool = False) -> int:
                   f"  log {c.log}")
         if demo:
             print(f"antt dev: demo data: {load_demo(children[0].grpc_port)} units registered")
+            print_demo_tokens({**env, **child_env})
         print(READY_LINE + " (Ctrl-C để dừng / to stop)", flush=True)
         while not stop["requested"]:
             for c in children:

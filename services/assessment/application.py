@@ -244,6 +244,10 @@ class Assessments(ServiceApplication):
             raise CaseNotFoundError(str(case_id))
         return case  # type: ignore[no-any-return]
 
+    def find_case(self, unit_id: UUID, year: int) -> AssessmentCase | None:
+        """The unit's case for a year, or None."""
+        return self._find(AssessmentCase.create_id(unit_id, year))  # type: ignore[no-any-return]
+
     def get_classification(self, classification_id: UUID) -> Classification:
         """The classification with this id."""
         found = self._find(classification_id, Classification)

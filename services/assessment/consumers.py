@@ -1,4 +1,4 @@
-"""What assessment consumes: registry events into its unit replica."""
+"""What assessment consumes: registry unit events into its unit replica (area events are skipped)."""
 
 from __future__ import annotations
 

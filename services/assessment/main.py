@@ -1,19 +1,39 @@
-"""Composition root of assessment: build(settings) -> Service."""
+"""Composition root of assessment: build(settings) -> Service. Nothing runs at import time."""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
 
 from antt.assessment.v1 import assessment_service_pb2_grpc as pb_grpc
 from antt.eventstore.persistence import create_engine
 from antt.grpcx.server import ServicerBinding
 from antt.runtime.service import Service, ServiceParts
-from antt.settings import ServiceSettings
+from antt.settings import ServiceSettings, _get
 from services.assessment.api.servicer import AssessmentServicer
+from services.assessment.application import Assessments
 from services.assessment.consumers import FROM_REGISTRY
+from services.assessment.published import AssessmentPublisher
+from services.assessment.rules import RuleCatalogue, load_catalogue
+from services.assessment.unit_directory import ReplicaUnitDirectory
+
+RULES_VAR = "ANTT_ASSESSMENT_RULES_DIR"
+
+
+def rule_catalogue(env: Mapping[str, str] | None = None) -> RuleCatalogue:
+    """The packaged rule sets, or those of the folder named by ANTT_ASSESSMENT_RULES_DIR."""
+    folder = _get(os.environ if env is None else env, RULES_VAR).strip()
+    return load_catalogue(Path(folder) if folder else None)
 
 
 def build(settings: ServiceSettings) -> Service:
-    """Assessment: gRPC API and the registry replica consumer."""
+    """Assessment: gRPC API, event store, outbox relay and the registry replica consumer."""
     engine = create_engine(settings.database_url)
-    binding = ServicerBinding(AssessmentServicer(engine), pb_grpc.add_AssessmentServiceServicer_to_server,
+    units = ReplicaUnitDirectory(engine)
+    app = Assessments(settings.database_url, rules=rule_catalogue(), units=units)
+    binding = ServicerBinding(AssessmentServicer(app, engine), pb_grpc.add_AssessmentServiceServicer_to_server,
                               "antt.assessment.v1.AssessmentService")
-    return Service(settings, ServiceParts(bindings=[binding], consumers=[FROM_REGISTRY]), engine)
+    parts = ServiceParts(bindings=[binding], app=app, to_message=AssessmentPublisher(app).to_message,
+                         consumers=[FROM_REGISTRY])
+    return Service(settings, parts, engine)

@@ -1,4 +1,4 @@
-"""What notifications consumes (skeleton: registry events)."""
+"""What notifications consumes: registry events (unit replica) and assessment events (satisfied obligations)."""
 
 from __future__ import annotations
 
@@ -7,3 +7,6 @@ from services.notifications import projections
 
 FROM_REGISTRY = ConsumerSpec(name="notifications-from-registry", source="registry",
                              projection=projections.on_registry_event, metadata=(projections.metadata,))
+FROM_ASSESSMENT = ConsumerSpec(name="notifications-from-assessment", source="assessment",
+                               projection=projections.on_assessment_event, metadata=(projections.metadata,))
+CONSUMERS = [FROM_REGISTRY, FROM_ASSESSMENT]

@@ -1,28 +1,145 @@
-"""Notifications' view of who can be reminded (skeleton: units known from the registry)."""
+"""Notifications' read models from other services' events: a unit replica and satisfied obligations.
+
+The replica holds every unit the registry published (place, type, eligibility, contacts, open or
+closed); an event may arrive before the unit's UnitRegistered (replicas share a durable consumer),
+so every unit event upserts what it carries; `notifications_satisfied` holds (unit, year, kind) facts from assessment events that end
+a unit's obligations. Both are rebuilt identically from the streams.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 
-from antt.events.v1 import registry_pb2 as events_pb
+from antt.events.v1 import registry_pb2 as registry_pb
 from antt.messaging.consumer import ReceivedEvent
+from services.notifications.domain.schedule import UnitRef
 
 metadata = sa.MetaData()
 
-recipients = sa.Table(
-    "notifications_recipients", metadata,
+units = sa.Table(
+    "notifications_units", metadata,
     sa.Column("unit_id", sa.String(36), primary_key=True),
+    sa.Column("code", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(300), nullable=False, server_default=""),
+    sa.Column("unit_type", sa.String(32), nullable=False, server_default=""),  # "" until UnitRegistered arrives
+    sa.Column("province_code", sa.String(5), nullable=False, index=True),
     sa.Column("commune_code", sa.String(5), nullable=False, index=True),
+    sa.Column("eligible", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("closed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("managing_authority", sa.String(16), nullable=False, server_default=""),
+    sa.Column("contact_email", sa.String(320), nullable=False, server_default=""),
+    sa.Column("contact_webhook", sa.String(1000), nullable=False, server_default=""),
 )
+
+# A fact from assessment that ends obligations: kind "registration" | "decision" | "classification" |
+# "report", or "*" when the unit's case of that year was closed (every obligation of the year ends).
+satisfied = sa.Table(
+    "notifications_satisfied", metadata,
+    sa.Column("unit_id", sa.String(36), primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(32), primary_key=True),
+)
+
+# Which assessment event satisfies which kind of obligation.
+ASSESSMENT_SATISFIES = {
+    "CaseRegistered": "registration",         # TT124: the unit registered for the standard
+    "SelfAssessmentRecorded": "report",       # INFERRED: the self-assessment is the unit's yearly results report
+    "CaseDecided": "decision",
+    "ClassificationDecided": "classification",
+    "CaseClosed": "*",
+}
+ALL_KINDS = "*"
+
+
+def _upsert_unit(conn: sa.Connection, unit_id: str, **values: object) -> None:
+    if conn.execute(units.update().where(units.c.unit_id == unit_id).values(**values)).rowcount == 0:
+        conn.execute(units.insert().values(unit_id=unit_id, **values))
 
 
 def on_registry_event(conn: sa.Connection, event: ReceivedEvent) -> None:
-    """A registered unit becomes a future reminder recipient."""
-    if isinstance(event.payload, events_pb.UnitRegistered):
-        conn.execute(recipients.insert().values(unit_id=event.payload.unit_id,
-                                                commune_code=event.payload.commune_code))
+    """Keep the unit replica: registration, eligibility facts, contacts, moves and closure."""
+    p = event.payload
+    if isinstance(p, registry_pb.UnitRegistered):
+        _upsert_unit(conn, p.unit_id, code=p.code, name=p.name, unit_type=p.unit_type,
+                     province_code=p.province_code, commune_code=p.commune_code,
+                     eligible=p.eligibility.eligible if p.HasField("eligibility") else True)
+    elif isinstance(p, registry_pb.UnitEligibilityFactsDeclared):
+        _upsert_unit(conn, p.unit_id, code=p.code, unit_type=p.unit_type, province_code=p.province_code,
+                     commune_code=p.commune_code, eligible=p.eligibility.eligible)
+    elif isinstance(p, registry_pb.UnitUpdated):
+        _upsert_unit(conn, p.unit_id, code=p.code, name=p.name, managing_authority=p.managing_authority,
+                     contact_email=p.contact_email, contact_webhook=p.contact_webhook,
+                     province_code=p.province_code, commune_code=p.commune_code)
+    elif isinstance(p, registry_pb.UnitMoved):
+        conn.execute(units.update().where(units.c.unit_id == p.unit_id)
+                     .values(province_code=p.province_code, commune_code=p.commune_code))
+    elif isinstance(p, registry_pb.UnitClosed):
+        conn.execute(units.update().where(units.c.unit_id == p.unit_id).values(closed=True))
+
+
+def on_assessment_event(conn: sa.Connection, event: ReceivedEvent) -> None:
+    """Record what an assessment event satisfies (a unit's registration, decision, classification…)."""
+    kind = ASSESSMENT_SATISFIES.get(event.event_type)
+    if kind is None:
+        return
+    p = event.payload
+    unit_id, year = getattr(p, "unit_id", ""), int(getattr(p, "year", 0))
+    if not unit_id or not year:
+        return
+    exists = conn.execute(sa.select(satisfied.c.unit_id).where(
+        satisfied.c.unit_id == unit_id, satisfied.c.year == year, satisfied.c.kind == kind)).first()
+    if exists is None:
+        conn.execute(satisfied.insert().values(unit_id=unit_id, year=year, kind=kind))
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    """One unit of the replica."""
+
+    unit_id: str
+    code: str
+    name: str
+    unit_type: str
+    province_code: str
+    commune_code: str
+    eligible: bool
+    closed: bool
+    contact_email: str
+    contact_webhook: str
+
+    def ref(self) -> UnitRef:
+        """What the schedule needs to know about the unit."""
+        return UnitRef(self.unit_id, self.unit_type, self.commune_code, self.province_code, not self.closed)
+
+
+def iter_units(conn: sa.Connection, province_code: str = "", commune_code: str = "",
+               open_only: bool = True) -> Iterator[UnitRow]:
+    """Units of a jurisdiction ("" = all), open and in scope unless told otherwise, by code."""
+    q = sa.select(units.c.unit_id, units.c.code, units.c.name, units.c.unit_type, units.c.province_code,
+                  units.c.commune_code, units.c.eligible, units.c.closed, units.c.contact_email,
+                  units.c.contact_webhook).order_by(units.c.code)
+    if province_code:
+        q = q.where(units.c.province_code == province_code)
+    if commune_code:
+        q = q.where(units.c.commune_code == commune_code)
+    if open_only:
+        q = q.where(units.c.closed == sa.false(), units.c.eligible == sa.true())
+    for r in conn.execute(q):
+        yield UnitRow(*r)
+
+
+def satisfied_facts(conn: sa.Connection, years: tuple[int, ...]) -> set[tuple[str, int, str]]:
+    """(unit_id, year, kind) facts of the given years."""
+    rows = conn.execute(sa.select(satisfied.c.unit_id, satisfied.c.year, satisfied.c.kind)
+                        .where(satisfied.c.year.in_(years)))
+    return {(r[0], int(r[1]), r[2]) for r in rows}
 
 
 def recipient_count(conn: sa.Connection) -> int:
-    """How many units can be reminded."""
-    return int(conn.execute(sa.select(sa.func.count()).select_from(recipients)).scalar() or 0)
+    """How many units can be reminded (open and in scope)."""
+    q = sa.select(sa.func.count()).select_from(units).where(units.c.closed == sa.false(),
+                                                           units.c.eligible == sa.true())
+    return int(conn.execute(q).scalar() or 0)

@@ -15,8 +15,9 @@ from antt.eventstore.application import ServiceApplication
 from services.registry import reference
 from services.registry.area_commands import AreaCommands
 from services.registry.catalog import Catalog
+from services.registry.domain import details
 from services.registry.domain.area_history import AreaKey, AreaKind, AreaLevel
-from services.registry.domain.crosswalk import ancestor_as_of
+from services.registry.domain.crosswalk import Histories, ancestor_as_of
 from services.registry.domain.errors import (InvalidUnitFieldError, UnitAlreadyRegisteredError, UnitNotFoundError,
                                              UnknownAreaError, area_not_in_force, unit_closed)
 from services.registry.domain.facts import EligibilityFacts, SchoolLevel, SizeClass
@@ -37,30 +38,40 @@ class Registry(AreaCommands, UnitQueries, ServiceApplication):
 
     def register_unit(self, code: str, name: str, unit_type: str, province_code: str, commune_code: str,
                       actor: Actor, effective_date: date | None = None, *,
-                      facts: EligibilityFacts | None = None) -> Unit:
+                      facts: EligibilityFacts | None = None, household_count: int | None = None,
+                      tax_code: str | None = None) -> Unit:
         """Register a unit in an official commune; a code can be registered once."""
-        unit = self.new_unit(code, name, unit_type, province_code, commune_code, actor, effective_date, facts=facts)
+        unit = self.new_unit(code, name, unit_type, province_code, commune_code, actor, effective_date, facts=facts,
+                             household_count=household_count, tax_code=tax_code)
         self.save_new(unit)
         return unit
 
     def new_unit(self, code: str, name: str, unit_type: str, province_code: str, commune_code: str,
                  actor: Actor, effective_date: date | None = None, *,
-                 facts: EligibilityFacts | None = None) -> Unit:
-        """Validate and build a Unit without saving it (bulk loads save many at once)."""
+                 facts: EligibilityFacts | None = None, histories: Histories | None = None,
+                 household_count: int | None = None, tax_code: str | None = None) -> Unit:
+        """Validate and build a Unit without saving it (bulk loads save many at once, with one `histories`)."""
         code = clean_text(code, "code", "Mã đơn vị", CODE_MAX)
         name = clean_text(name, "name", "Tên đơn vị", NAME_MAX)
         kind = parse_unit_type(unit_type)
         effective = effective_date or date.today()
-        self._check_location(province_code, commune_code, effective)
+        if household_count is not None:
+            details.household_count(kind, household_count)
+        if tax_code is not None:
+            details.tax_code(kind, tax_code)
+        self._check_location(province_code, commune_code, effective, histories)
         unit = Unit(code=code, name=name, unit_type=kind, province_code=province_code, commune_code=commune_code,
                     actor=actor, effective_date=effective)
+        if household_count is not None or tax_code:
+            unit.declare_details(actor, household_count, tax_code)
         if facts is not None:
             unit.declare_facts(facts, effective, actor)
         return unit
 
-    def _check_location(self, province_code: str, commune_code: str, on: date) -> None:
+    def _check_location(self, province_code: str, commune_code: str, on: date,
+                        histories: Histories | None = None) -> None:
         """The commune must exist on the date in that province: from the stored areas, else the 2025 list."""
-        histories = self.catalog.histories()
+        histories = self.catalog.histories() if histories is None else histories
         key = AreaKey(AreaLevel.COMMUNE, commune_code)
         if key in histories:
             if not histories[key].exists_on(on):
@@ -99,7 +110,7 @@ class Registry(AreaCommands, UnitQueries, ServiceApplication):
             raise UnitNotFoundError(code, field) from None
 
     def update_unit(self, unit_id: UUID, actor: Actor, **changes: Any) -> Unit:
-        """Change name, managing authority or contacts (keywords of Unit.update)."""
+        """Change name, managing authority, contacts, household count or tax code (keywords of Unit.update)."""
         unit = self.get_unit(unit_id)
         unit.update(actor, **changes)
         self.save(unit)

@@ -45,6 +45,10 @@ class AreaCommands:
         except AggregateNotFoundError:
             raise AreaNotFoundError(lvl.value, code, field) from None
 
+    def save_new_areas(self, *areas: AdminArea) -> None:
+        """Save new areas atomically; an existing (level, code) rejects the whole save (bulk imports)."""
+        self._save_areas(*areas)
+
     def _save_areas(self, *areas: AdminArea) -> None:
         try:
             self.save(*areas)

@@ -66,7 +66,11 @@ class RegistryPublisher:
             payload = pb.UnitUpdated(
                 meta=meta, unit_id=uid, code=unit.code, name=unit.name, managing_authority=unit.managing_authority,
                 contact_email=unit.contact_email, contact_webhook=unit.contact_webhook, province_code=province,
-                commune_code=commune)
+                commune_code=commune, household_count=unit.household_count, tax_code=unit.tax_code)
+        elif isinstance(event, Unit.DetailsDeclared):
+            payload = pb.UnitDetailsDeclared(
+                meta=meta, unit_id=uid, code=unit.code, unit_type=unit.unit_type.value, province_code=province,
+                commune_code=commune, household_count=event.household_count, tax_code=event.tax_code)
         elif isinstance(event, Unit.Moved):
             before = unit.locations[-2]
             payload = pb.UnitMoved(meta=meta, unit_id=uid, code=unit.code, from_province_code=before.province_code,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -39,6 +39,12 @@ _META = {"originator_id", "originator_version", "timestamp", "digest", "prev_dig
          "effective_date"}
 
 
+def _last_open_day(unit: Unit) -> date:
+    """The last day a closed unit existed (its registration day if it closed that same day)."""
+    assert unit.closed_on is not None
+    return max(unit.effective_date, unit.closed_on - timedelta(days=1))
+
+
 def eligibility_of(unit: Unit, on: date) -> Eligibility:
     """The unit's eligibility on the date, from its type and the facts in force then."""
     return assess(unit.unit_type, unit.facts_on(on), closed=unit.is_closed_on(on))
@@ -65,8 +71,11 @@ class UnitQueries:
 
     def list_units(self, on: date, *, province_code: str = "", commune_code: str = "",
                    unit_type: str | UnitType | None = None, eligible: bool | None = None,
-                   after_code: str = "", limit: int = 100) -> list[UnitView]:
-        """Units existing on the date in an area (as the tree stood then), ordered by code; page with after_code."""
+                   after_code: str = "", limit: int = 100, status: str = "open") -> list[UnitView]:
+        """Units on the date in an area (as the tree stood then), ordered by code; page with after_code.
+
+        `status` is "open" (existing on the date), "closed" (closed by then; placed where they last were) or "all".
+        """
         kind = parse_unit_type(unit_type.value if isinstance(unit_type, UnitType) else unit_type) \
             if unit_type else None
         histories = self.catalog.histories()
@@ -74,7 +83,10 @@ class UnitQueries:
         for unit in self.catalog.units():
             if unit.code <= after_code or (kind is not None and unit.unit_type is not kind):
                 continue
-            place = place_unit(unit, histories, on)
+            closed = unit.is_closed_on(on)
+            if (status == "open" and closed) or (status == "closed" and not closed) or on < unit.effective_date:
+                continue
+            place = place_unit(unit, histories, on if not closed else _last_open_day(unit))
             if place is None or (province_code and place.province_code != province_code):
                 continue
             if commune_code and place.commune_code != commune_code:

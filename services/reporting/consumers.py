@@ -1,4 +1,4 @@
-"""What reporting consumes (skeleton: registry events)."""
+"""What reporting consumes: every registry and assessment event, each through its own durable consumer."""
 
 from __future__ import annotations
 
@@ -7,3 +7,6 @@ from services.reporting import projections
 
 FROM_REGISTRY = ConsumerSpec(name="reporting-from-registry", source="registry",
                              projection=projections.on_registry_event, metadata=(projections.metadata,))
+FROM_ASSESSMENT = ConsumerSpec(name="reporting-from-assessment", source="assessment",
+                               projection=projections.on_assessment_event, metadata=(projections.metadata,))
+CONSUMERS = (FROM_REGISTRY, FROM_ASSESSMENT)

@@ -8,12 +8,14 @@ from antt.reporting.v1 import reporting_service_pb2_grpc as pb_grpc
 from antt.runtime.service import Service, ServiceParts
 from antt.settings import ServiceSettings
 from services.reporting.api.servicer import ReportingServicer
-from services.reporting.consumers import FROM_REGISTRY
+from services.reporting.consumers import CONSUMERS
 
 
 def build(settings: ServiceSettings) -> Service:
-    """Reporting: gRPC queries and the projections fed by other services' events."""
+    """Reporting: gRPC queries and the projections fed by registry and assessment events."""
     engine = create_engine(settings.database_url)
-    binding = ServicerBinding(ReportingServicer(engine), pb_grpc.add_ReportingServiceServicer_to_server,
+    servicer = ReportingServicer(engine, ",".join(settings.common.nats_servers))
+    binding = ServicerBinding(servicer, pb_grpc.add_ReportingServiceServicer_to_server,
                               "antt.reporting.v1.ReportingService")
-    return Service(settings, ServiceParts(bindings=[binding], consumers=[FROM_REGISTRY]), engine)
+    return Service(settings, ServiceParts(bindings=[binding], consumers=list(CONSUMERS)),
+                   engine)

@@ -14,6 +14,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from antt.auth.keys import Keyring
+from antt.auth.tokens import verify
 from antt.reporting.v1 import reporting_service_pb2 as rpb
 from antt.reporting.v1 import reporting_service_pb2_grpc as rpb_grpc
 from antt.runtime.dev import READY_LINE
@@ -73,8 +75,11 @@ def test_antt_dev_brings_everything_up_and_stops_cleanly(tmp_path: Path) -> None
         with grpc.insecure_channel(f"127.0.0.1:{env['ANTT_REPORTING_GRPC_PORT']}") as ch:
             stub = rpb_grpc.ReportingServiceStub(ch)
             wait_until(lambda: stub.GetUnitCounts(rpb.GetUnitCountsRequest(), timeout=5).total == expected,
-                       timeout=30, message="demo units counted by reporting")
+                       timeout=240, message="demo units counted by reporting (after the ~3,400 reference areas)")
         assert (tmp_path / "var" / "registry.db").exists() and (tmp_path / "var" / "nats").is_dir()
+        token = next(line.split()[-1] for line in lines if "commune_operator" in line)
+        principal = verify(Keyring.load(tmp_path / "var" / "keys"), token)
+        assert (principal.role.value, principal.jurisdiction) == ("commune_operator", "11948")
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(60)

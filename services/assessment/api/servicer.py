@@ -1,33 +1,70 @@
-"""AssessmentService over gRPC (skeleton: queries on the unit replica)."""
+"""AssessmentService over gRPC: validate -> convert -> application call -> reply."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import grpc
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from google.protobuf import any_pb2
 
 from antt.assessment.v1 import assessment_service_pb2 as pb
 from antt.assessment.v1 import assessment_service_pb2_grpc as pb_grpc
-from antt.errors import NotFoundError
+from antt.actor import Actor
+from antt.contracts.meta import actor_from_pb, actor_pb
+from antt.errors import InvalidArgumentError, NotFoundError, parse_enum
+from antt.grpcx.auth import effective_actor
 from antt.grpcx.errors import map_domain_errors
+from services.assessment import case_queries
+from services.assessment.api import converters as cv
+from services.assessment.application import Assessments
+from services.assessment.domain.assessment_case import AssessmentCase
+from services.assessment.domain.classification import Classification
+from services.assessment.domain.errors import CaseNotFoundError
+from services.assessment.domain.states import ClosureReason, Outcome
 from services.assessment.projections import unit_replica
+from services.assessment.unit_directory import managing_tier
+from services.assessment.rules.types import UnitType
+
+T = TypeVar("T")
+
+
+def _actor(request: Any) -> Actor:
+    """Who acts: the bearer token's principal when the call has one, else the actor named in the request."""
+    return effective_actor(actor_from_pb(request.actor))
 
 
 class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
-    """Reads the replica kept by the registry consumer."""
+    """Thin adapter from gRPC to the Assessments application and the unit replica."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, app: Assessments, engine: sa.Engine) -> None:
+        self.app = app
         self.engine = engine
 
-    def _get(self, unit_id: str) -> pb.ReplicatedUnit:
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def _classification_pb(self, c: Classification) -> pb.Classification:
+        label = ""
+        if c.level:
+            label = self.app.rules.get(c.rule_set_id).classification.level(c.level).label_vi
+        return cv.classification_to_pb(c, label)
+
+    # -- replica --------------------------------------------------------------------------------
+    def _replicated(self, unit_id: str) -> pb.ReplicatedUnit:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(unit_replica).where(unit_replica.c.unit_id == unit_id)).mappings().first()
         if row is None:
             raise NotFoundError(f"Chưa có đơn vị {unit_id} trong bản sao", f"unit {unit_id} is not in the replica",
                                 field="unit_id", reason="UNIT_NOT_REPLICATED")
-        return pb.ReplicatedUnit(**dict(row))
+        return pb.ReplicatedUnit(
+            unit_id=row["unit_id"], code=row["code"], name=row["name"], unit_type=row["unit_type"],
+            province_code=row["province_code"], commune_code=row["commune_code"], eligible=bool(row["eligible"]),
+            eligibility_reason=row["eligibility_reason"], managing_authority=row["managing_authority"],
+            managed_by=managing_tier(row["managing_authority"], UnitType(row["unit_type"])).value,
+            closed_on=row["closed_on"] or "")
 
     def _count(self) -> int:
         with self.engine.connect() as conn:
@@ -36,9 +73,206 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
     @map_domain_errors
     async def GetReplicatedUnit(self, request: pb.GetReplicatedUnitRequest, context: grpc.aio.ServicerContext
                                 ) -> pb.ReplicatedUnit:
-        return await asyncio.to_thread(self._get, request.unit_id)
+        return await self._run(self._replicated, request.unit_id)
 
     @map_domain_errors
     async def CountReplicatedUnits(self, request: pb.CountReplicatedUnitsRequest,
                                    context: grpc.aio.ServicerContext) -> pb.CountReplicatedUnitsResponse:
-        return pb.CountReplicatedUnitsResponse(units=await asyncio.to_thread(self._count))
+        return pb.CountReplicatedUnitsResponse(units=await self._run(self._count))
+
+    # -- case commands --------------------------------------------------------------------------
+    @map_domain_errors
+    async def RegisterCase(self, request: pb.RegisterCaseRequest, context: grpc.aio.ServicerContext) -> pb.Case:
+        unit_id = cv.parse_uuid(request.unit_id, "unit_id")
+        year = cv.parse_year(request.year)
+        dossier = cv.evidence_from_pb(request.dossier)
+        case = await self._run(self.app.register_case, unit_id, year, dossier, _actor(request),
+                               cv.parse_date(request.effective_date, "effective_date"))
+        return cv.case_to_pb(case)
+
+    @map_domain_errors
+    async def RecordSelfAssessment(self, request: pb.RecordSelfAssessmentRequest,
+                                   context: grpc.aio.ServicerContext) -> pb.Case:
+        case_id = cv.parse_uuid(request.case_id, "case_id")
+        case = await self._run(self.app.record_self_assessment, case_id, cv.results_from_pb(request.results),
+                               _actor(request), cv.parse_date(request.effective_date, "effective_date"),
+                               cv.evidence_from_pb(request.documents))
+        return cv.case_to_pb(case)
+
+    @map_domain_errors
+    async def SubmitCase(self, request: pb.SubmitCaseRequest, context: grpc.aio.ServicerContext) -> pb.Case:
+        case_id = cv.parse_uuid(request.case_id, "case_id")
+        case = await self._run(self.app.submit, case_id, cv.evidence_from_pb(request.dossier),
+                               _actor(request), cv.parse_date(request.effective_date, "effective_date"))
+        return cv.case_to_pb(case)
+
+    @map_domain_errors
+    async def AppraiseCase(self, request: pb.AppraiseCaseRequest, context: grpc.aio.ServicerContext) -> pb.Case:
+        case_id = cv.parse_uuid(request.case_id, "case_id")
+        case = await self._run(self.app.appraise, case_id, cv.findings_from_pb(request.findings),
+                               _actor(request), cv.parse_date(request.effective_date, "effective_date"),
+                               request.return_reason)
+        return cv.case_to_pb(case)
+
+    @map_domain_errors
+    async def DecideCases(self, request: pb.DecideCasesRequest, context: grpc.aio.ServicerContext
+                          ) -> pb.DecideCasesResponse:
+        outcomes, digests = {}, {}
+        for item in request.cases:
+            case_id = cv.parse_uuid(item.case_id, "cases.case_id")
+            if case_id in outcomes:
+                raise InvalidArgumentError(f"Hồ sơ {case_id} được nêu hai lần", f"case {case_id} is named twice",
+                                           field="cases")
+            outcomes[case_id] = Outcome.DAT if item.recognised else Outcome.CHUA_DAT
+            if item.assessment_digest:
+                digests[case_id] = item.assessment_digest
+        decision = cv.decision_from_pb(request.decision)
+        cases = await self._run(self.app.decide_many, outcomes, decision, _actor(request), digests)
+        return pb.DecideCasesResponse(cases=[cv.case_to_pb(c) for c in cases])
+
+    @map_domain_errors
+    async def RevokeRecognition(self, request: pb.RevokeRecognitionRequest,
+                                context: grpc.aio.ServicerContext) -> pb.Case:
+        case_id = cv.parse_uuid(request.case_id, "case_id")
+        decision = cv.decision_from_pb(request.decision)
+        case = await self._run(self.app.revoke, case_id, decision, request.reason, _actor(request),
+                               cv.parse_date(request.effective_date, "effective_date"))
+        return cv.case_to_pb(case)
+
+    @map_domain_errors
+    async def CloseCase(self, request: pb.CloseCaseRequest, context: grpc.aio.ServicerContext) -> pb.Case:
+        case_id = cv.parse_uuid(request.case_id, "case_id")
+        reason = parse_enum(ClosureReason, request.reason, "reason", "Lý do đóng hồ sơ")
+        case = await self._run(self.app.close_case, case_id, reason, request.note, _actor(request),
+                               cv.parse_date(request.effective_date, "effective_date"))
+        return cv.case_to_pb(case)
+
+    # -- classification and exemplary -----------------------------------------------------------
+    @map_domain_errors
+    async def ProposeClassification(self, request: pb.ProposeClassificationRequest,
+                                    context: grpc.aio.ServicerContext) -> pb.Classification:
+        unit_id = cv.parse_uuid(request.unit_id, "unit_id")
+        c = await self._run(self.app.propose_classification, unit_id, cv.parse_year(request.year),
+                            cv.items_from_pb(request.items), _actor(request),
+                            cv.parse_date(request.effective_date, "effective_date"))
+        return self._classification_pb(c)
+
+    @map_domain_errors
+    async def DecideClassification(self, request: pb.DecideClassificationRequest,
+                                   context: grpc.aio.ServicerContext) -> pb.Classification:
+        cid = cv.parse_uuid(request.classification_id, "classification_id")
+        items = cv.items_from_pb(request.items) or None
+        c = await self._run(self.app.classify, cid, cv.decision_from_pb(request.decision),
+                            _actor(request), items)
+        return self._classification_pb(c)
+
+    @map_domain_errors
+    async def Reclassify(self, request: pb.ReclassifyRequest, context: grpc.aio.ServicerContext
+                         ) -> pb.Classification:
+        cid = cv.parse_uuid(request.classification_id, "classification_id")
+        c = await self._run(self.app.reclassify, cid, cv.items_from_pb(request.items), request.reason,
+                            cv.decision_from_pb(request.decision), _actor(request),
+                            cv.parse_date(request.effective_date, "effective_date"))
+        return self._classification_pb(c)
+
+    @map_domain_errors
+    async def DesignateExemplary(self, request: pb.DesignateExemplaryRequest,
+                                 context: grpc.aio.ServicerContext) -> pb.ExemplaryDesignation:
+        unit_id = cv.parse_uuid(request.unit_id, "unit_id")
+        d = await self._run(self.app.designate_exemplary, unit_id, cv.parse_year(request.year),
+                            request.criteria_set_id, request.criteria_met, cv.decision_from_pb(request.decision),
+                            _actor(request))
+        return cv.designation_to_pb(d)
+
+    @map_domain_errors
+    async def WithdrawExemplary(self, request: pb.WithdrawExemplaryRequest,
+                                context: grpc.aio.ServicerContext) -> pb.ExemplaryDesignation:
+        did = cv.parse_uuid(request.designation_id, "designation_id")
+        d = await self._run(self.app.withdraw_exemplary, did, cv.decision_from_pb(request.decision), request.reason,
+                            _actor(request))
+        return cv.designation_to_pb(d)
+
+    # -- queries --------------------------------------------------------------------------------
+    def _aggregate_id(self, given: str, field: str, unit_id: str, year: int, kind: Any) -> Any:
+        if given:
+            return cv.parse_uuid(given, field)
+        if not unit_id:
+            raise InvalidArgumentError(f"Cần {field} hoặc unit_id và year", f"{field} or unit_id and year is required",
+                                       field=field)
+        return kind.create_id(cv.parse_uuid(unit_id, "unit_id"), cv.parse_year(year))
+
+    @map_domain_errors
+    async def GetCase(self, request: pb.GetCaseRequest, context: grpc.aio.ServicerContext) -> pb.Case:
+        case_id = self._aggregate_id(request.case_id, "case_id", request.unit_id, request.year, AssessmentCase)
+        if request.as_of:
+            case = await self._run(self.app.case_at, case_id, cv.parse_time(request.as_of, "as_of"))
+            if not isinstance(case, AssessmentCase):
+                raise CaseNotFoundError(str(case_id))
+            return cv.case_to_pb(case)
+        return cv.case_to_pb(await self._run(self.app.get_case, case_id))
+
+    @map_domain_errors
+    async def GetClassification(self, request: pb.GetClassificationRequest,
+                                context: grpc.aio.ServicerContext) -> pb.Classification:
+        cid = self._aggregate_id(request.classification_id, "classification_id", request.unit_id, request.year,
+                                 Classification)
+        if request.as_of:
+            c = await self._run(self.app.as_of, cid, cv.parse_time(request.as_of, "as_of"))
+            if not isinstance(c, Classification):
+                raise CaseNotFoundError(str(cid))
+        else:
+            c = await self._run(self.app.get_classification, cid)
+        return self._classification_pb(c)
+
+    @map_domain_errors
+    async def ListCases(self, request: pb.ListCasesRequest, context: grpc.aio.ServicerContext
+                        ) -> pb.ListCasesResponse:
+        year = cv.parse_year(request.year)
+        state = cv.parse_state(request.state)
+        size = 100 if request.page_size == 0 else min(request.page_size, 1000)
+        start = cv.decode_token(request.page_token)
+        page = await self._run(case_queries.list_cases, self.app, year, request.province_code, request.commune_code,
+                               state, start, size)
+        reply = pb.ListCasesResponse(cases=[cv.case_to_pb(c) for c in page.cases])
+        if page.next_index is not None:
+            reply.next_page_token = cv.encode_token(page.next_index)
+        return reply
+
+    @map_domain_errors
+    async def GetHistory(self, request: pb.GetHistoryRequest, context: grpc.aio.ServicerContext
+                         ) -> pb.GetHistoryResponse:
+        aggregate_id = cv.parse_uuid(request.aggregate_id, "aggregate_id")
+        items = await self._run(case_queries.history, self.app, aggregate_id)
+        if not items:
+            raise NotFoundError(f"Không có sự kiện nào của {aggregate_id}", f"no events for {aggregate_id}",
+                                field="aggregate_id", reason="CASE_NOT_FOUND")
+        reply = pb.GetHistoryResponse(aggregate_id=str(aggregate_id))
+        for item in items:
+            event = reply.events.add(version=item.version, event_type=item.event_type, recorded_at=item.recorded_at,
+                                     effective_date=item.effective_date, digest=item.digest,
+                                     prev_digest=item.prev_digest)
+            if item.actor is not None:
+                event.actor.CopyFrom(actor_pb(item.actor))
+            if item.payload is not None:
+                packed = any_pb2.Any()
+                packed.Pack(item.payload)
+                event.payload.CopyFrom(packed)
+        return reply
+
+    @map_domain_errors
+    async def ExplainCase(self, request: pb.ExplainCaseRequest, context: grpc.aio.ServicerContext
+                          ) -> pb.Explanation:
+        case_id = cv.parse_uuid(request.case_id, "case_id")
+        return cv.explanation_to_pb(await self._run(self.app.explain, case_id))
+
+    @map_domain_errors
+    async def GetCommuneCoverage(self, request: pb.GetCommuneCoverageRequest,
+                                 context: grpc.aio.ServicerContext) -> pb.CommuneCoverage:
+        if not request.commune_code:
+            raise InvalidArgumentError("Thiếu mã xã", "commune_code is required", field="commune_code")
+        year = cv.parse_year(request.year)
+        figures = await self._run(self.app.commune_coverage, request.commune_code, year)
+        return pb.CommuneCoverage(commune_code=request.commune_code, year=year,
+                                  coverage=cv.coverage_pb(figures), registered_pct=figures.registered_pct,
+                                  recognised_pct=figures.recognised_pct)
+

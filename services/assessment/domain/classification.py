@@ -76,13 +76,14 @@ class Classification(ChainedAggregate):
                    province_code=profile.province_code, commune_code=profile.commune_code,
                    managed_by=profile.managed_by, delegated_to=profile.delegated_to, rule_set_id=rules.id,
                    items=dict(items), total=total, proposed_level=rules.classification.level_for(total).id,
-                   actor=actor, effective_date=effective_date)
+                   actor=actor, effective_date=effective_date, unit_code=profile.code)
 
     @event("Proposed")
     def __init__(self, unit_id: uuid.UUID, year: int, unit_type: UnitType, province_code: str, commune_code: str,
                  managed_by: Tier, delegated_to: Tier | None, rule_set_id: str, items: dict[str, float],
-                 total: float, proposed_level: str, actor: Actor, effective_date: date) -> None:
-        self.unit_id, self.year, self.rule_set_id = unit_id, year, rule_set_id
+                 total: float, proposed_level: str, actor: Actor, effective_date: date,
+                 unit_code: str = "") -> None:
+        self.unit_id, self.year, self.rule_set_id, self.unit_code = unit_id, year, rule_set_id, unit_code
         self.unit = UnitFacts(unit_type, province_code, commune_code, managed_by, delegated_to)
         self.items, self.total, self.proposed_level = dict(items), total, proposed_level
         self.level = ""

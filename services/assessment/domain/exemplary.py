@@ -17,6 +17,7 @@ from services.assessment.domain.units import UnitProfile
 from services.assessment.domain.values import Decision, clean_text
 from services.assessment.rules.exemplary import ExemplarySet
 from services.assessment.rules.model import RuleSet
+from services.assessment.rules.types import UnitType
 
 EXEMPLARY_NAMESPACE = uuid.UUID("9e4b7c20-1f3a-5d6e-b7c8-3a2d1e0f2026")
 
@@ -64,13 +65,17 @@ class ExemplaryDesignation(ChainedAggregate):
         check_area(decision.authority, unit)
         return cls(unit_id=profile.unit_id, year=year, criteria_set_id=chosen.id, criteria_met=criteria_met,
                    criteria_count=count, rule_set_id=rules.id, decision=decision, actor=actor,
-                   effective_date=effective_date)
+                   effective_date=effective_date, unit_code=profile.code, unit_type=profile.unit_type,
+                   province_code=profile.province_code, commune_code=profile.commune_code)
 
     @event("Designated")
     def __init__(self, unit_id: uuid.UUID, year: int, criteria_set_id: str, criteria_met: int,
                  criteria_count: int | None, rule_set_id: str, decision: Decision, actor: Actor,
-                 effective_date: date) -> None:
+                 effective_date: date, unit_code: str = "", unit_type: UnitType | None = None,
+                 province_code: str = "", commune_code: str = "") -> None:
         self.unit_id, self.year, self.rule_set_id = unit_id, year, rule_set_id
+        self.unit_code, self.unit_type = unit_code, unit_type
+        self.province_code, self.commune_code = province_code, commune_code
         self.criteria_set_id, self.criteria_met, self.criteria_count = criteria_set_id, criteria_met, criteria_count
         self.decision = decision
         self.active = True

@@ -1,23 +1,93 @@
-"""NotificationsService over gRPC (skeleton)."""
+"""NotificationsService over gRPC: thin adapter over the queries and the scanner."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import date, datetime
+from typing import Any
 
 import grpc
 from sqlalchemy.engine import Engine
 
+from antt.errors import InvalidArgumentError
 from antt.grpcx.errors import map_domain_errors
 from antt.notifications.v1 import notifications_service_pb2 as pb
 from antt.notifications.v1 import notifications_service_pb2_grpc as pb_grpc
-from services.notifications import projections
+from services.notifications import feed, preview, projections, queries
+from services.notifications.domain import ical
+from services.notifications.domain.schedule import VIETNAM
+from services.notifications.scanner import Scanner
+
+
+def _date(value: str, field: str, default: date) -> date:
+    if not value:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgumentError(f"Ngày không hợp lệ: {value!r} (định dạng YYYY-MM-DD)",
+                                   f"invalid date {value!r} (expected YYYY-MM-DD)", field=field) from None
+
+
+def _instant(value: str, field: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise InvalidArgumentError(f"Thời điểm không hợp lệ: {value!r} (ISO 8601 có múi giờ)",
+                                   f"invalid instant {value!r} (ISO 8601 with an offset)", field=field)
+    return at
+
+
+def _year(value: int, default: int) -> int:
+    if value and not 1900 < value < 2200:
+        raise InvalidArgumentError(f"Năm không hợp lệ: {value}", f"invalid year {value}", field="year")
+    return value or default
+
+
+def _planned_pb(p: preview.PlannedSend) -> pb.PreviewSend:
+    return pb.PreviewSend(reminder_key=p.key, notice=p.notice, offset=p.offset, recipient=p.recipient,
+                          channel=p.channel, address=p.address, unit_id=p.unit_id, obligation_key=p.obligation_key,
+                          subject=p.subject, province_code=p.province_code, commune_code=p.commune_code,
+                          items=p.items)
+
+
+def _obligation_pb(v: queries.ObligationView) -> pb.Obligation:
+    o = v.obligation
+    deadline = _deadline_pb(queries.DeadlineView(o, v.unit, v.state is queries.ObligationState.SATISFIED))
+    return pb.Obligation(deadline=deadline, state=v.state.value, state_vi=v.state.label_vi, owing=str(o.owing),
+                         recipient=str(o.recipient), escalate_to=str(o.escalate_to), source=o.source)
+
+
+def _deadline_pb(v: queries.DeadlineView) -> pb.Deadline:
+    o = v.obligation
+    return pb.Deadline(obligation_key=o.key, unit_id=v.unit.unit_id, unit_code=v.unit.code, rule_id=o.rule_id,
+                       kind=o.kind.value, title_vi=o.title_vi, title_en=o.title_en, due_date=o.due.due.isoformat(),
+                       nominal_due_date=o.due.nominal.isoformat(), flagged=o.due.flagged,
+                       day_off_reason=o.due.day_off_reason, satisfied=v.satisfied,
+                       province_code=v.unit.province_code, commune_code=v.unit.commune_code)
+
+
+def _delivery_pb(row: dict[str, Any]) -> pb.Delivery:
+    updated = row["updated_at"]
+    return pb.Delivery(reminder_key=row["key"], status=row["status"], channel=row["channel"],
+                       recipient=row["recipient"], address=row["address"], unit_id=row["unit_id"],
+                       attempts=row["attempts"], last_error=row["last_error"],
+                       updated_at=updated.isoformat() if updated else "", province_code=row["province_code"],
+                       commune_code=row["commune_code"])
 
 
 class NotificationsServicer(pb_grpc.NotificationsServiceServicer):
-    """Queries over the notifications service's state."""
+    """Deadlines, overdue units and the ledger of one jurisdiction; scans on demand."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, scanner: Scanner) -> None:
         self.engine = engine
+        self.scanner = scanner
+        self.working = scanner.working
+
+    def _today(self) -> date:
+        return self.scanner.clock.now().astimezone(VIETNAM).date()
 
     def _count(self) -> int:
         with self.engine.connect() as conn:
@@ -27,3 +97,67 @@ class NotificationsServicer(pb_grpc.NotificationsServiceServicer):
     async def GetRecipientCount(self, request: pb.GetRecipientCountRequest, context: grpc.aio.ServicerContext
                                 ) -> pb.GetRecipientCountResponse:
         return pb.GetRecipientCountResponse(units=await asyncio.to_thread(self._count))
+
+    @map_domain_errors
+    async def ListUpcomingDeadlines(self, request: pb.ListUpcomingDeadlinesRequest,
+                                    context: grpc.aio.ServicerContext) -> pb.ListUpcomingDeadlinesResponse:
+        start = _date(request.from_date, "from_date", self._today())
+        j = request.jurisdiction
+        views = await asyncio.to_thread(queries.upcoming, self.engine, self.scanner.calendars, self.working,
+                                        j.province_code, j.commune_code, start, request.days or 60)
+        return pb.ListUpcomingDeadlinesResponse(deadlines=[_deadline_pb(v) for v in views[:request.limit or 1000]])
+
+    @map_domain_errors
+    async def ListOverdue(self, request: pb.ListOverdueRequest, context: grpc.aio.ServicerContext
+                          ) -> pb.ListOverdueResponse:
+        as_of = _date(request.as_of, "as_of", self._today())
+        j = request.jurisdiction
+        views = await asyncio.to_thread(queries.overdue, self.engine, self.scanner.calendars, self.working,
+                                        j.province_code, j.commune_code, as_of)
+        return pb.ListOverdueResponse(overdue=[_deadline_pb(v) for v in views[:request.limit or 1000]])
+
+    @map_domain_errors
+    async def ListDeliveries(self, request: pb.ListDeliveriesRequest, context: grpc.aio.ServicerContext
+                             ) -> pb.ListDeliveriesResponse:
+        j = request.jurisdiction
+        rows = await asyncio.to_thread(queries.list_deliveries, self.engine, j.province_code, j.commune_code,
+                                       request.status, request.limit or 1000)
+        return pb.ListDeliveriesResponse(deliveries=[_delivery_pb(r) for r in rows])
+
+    @map_domain_errors
+    async def RunScan(self, request: pb.RunScanRequest, context: grpc.aio.ServicerContext) -> pb.RunScanResponse:
+        r = await asyncio.to_thread(self.scanner.scan)
+        return pb.RunScanResponse(at=r.at.isoformat(), due=r.due, sent=r.sent, failed=r.failed, skipped=r.skipped)
+
+
+
+    @map_domain_errors
+    async def GetUnitCalendar(self, request: pb.GetUnitCalendarRequest, context: grpc.aio.ServicerContext
+                              ) -> pb.GetUnitCalendarResponse:
+        today = self._today()
+        year = _year(request.year, today.year)
+        body, count = await asyncio.to_thread(feed.unit_calendar, self.engine, self.scanner.calendars, self.working,
+                                              request.unit_id, year, today, self.scanner.clock.now(),
+                                              request.include_past)
+        return pb.GetUnitCalendarResponse(content_type=ical.CONTENT_TYPE, body=body, events=count)
+
+    @map_domain_errors
+    async def PreviewSends(self, request: pb.PreviewSendsRequest, context: grpc.aio.ServicerContext
+                           ) -> pb.PreviewSendsResponse:
+        if request.at:
+            found = await asyncio.to_thread(preview.preview_at, self.scanner, _instant(request.at, "at"))
+        else:
+            day = _date(request.date, "date", self._today())
+            found = await asyncio.to_thread(preview.preview_day, self.scanner, day)
+        return pb.PreviewSendsResponse(at=found.at.isoformat(), sends=[_planned_pb(p) for p in found.sends],
+                                       already_claimed=found.already_claimed)
+
+    @map_domain_errors
+    async def ListObligations(self, request: pb.ListObligationsRequest, context: grpc.aio.ServicerContext
+                              ) -> pb.ListObligationsResponse:
+        as_of = _date(request.as_of, "as_of", self._today())
+        year = _year(request.year, as_of.year)
+        j = request.jurisdiction
+        views = await asyncio.to_thread(queries.obligations, self.engine, self.scanner.calendars, self.working,
+                                        year, as_of, request.unit_id, j.province_code, j.commune_code)
+        return pb.ListObligationsResponse(obligations=[_obligation_pb(v) for v in views[:request.limit or 5000]])

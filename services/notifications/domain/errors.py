@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from antt.errors import FailedPreconditionError, InvalidArgumentError
+from antt.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 
 
 class LunarDateError(InvalidArgumentError):
@@ -31,3 +31,22 @@ class DeliveryAlreadySettledError(FailedPreconditionError):
     def __init__(self, key: str, status: str) -> None:
         super().__init__(f"Nhắc việc {key} đã ở trạng thái {status}, không thể thay đổi",
                          f"reminder delivery {key} is already {status} and cannot change", field="key")
+
+
+class UnitNotFoundError(NotFoundError):
+    """The registry replica of notifications does not know the unit."""
+
+    reason = "UNIT_NOT_FOUND"
+
+    def __init__(self, unit_id: str) -> None:
+        super().__init__(f"Không tìm thấy đơn vị {unit_id!r}", f"unit {unit_id!r} not found", field="unit_id")
+
+
+class JurisdictionRequiredError(InvalidArgumentError):
+    """A listing needs a unit or a jurisdiction (province or commune), not the whole country."""
+
+    reason = "JURISDICTION_REQUIRED"
+
+    def __init__(self) -> None:
+        super().__init__("Cần chỉ rõ đơn vị hoặc tỉnh/xã", "a unit id or a province/commune code is required",
+                         field="unit_id")

@@ -2,7 +2,9 @@
 
 The aggregate id is a UUID5 of the key, so a second claim of the same key (a replay, a restart,
 another replica) collides in the event store instead of sending twice. The delivery then records
-each failed attempt, and ends as sent or given up.
+each failed attempt, and ends as sent or given up. The hand-over, recorded just before the channel's
+commit point, is what makes a restart safe: a delivery claimed but not handed over never reached the
+channel and is sent again; one handed over is never sent again.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from eventsourcing.domain import event
 
@@ -38,6 +41,7 @@ class DeliveryStatus(enum.Enum):
     """Where a delivery stands."""
 
     CLAIMED = "claimed"  # recorded before the send; the outcome is not known yet
+    HANDED_OVER = "handed_over"  # recorded just before the channel's commit point: never sent again
     SENT = "sent"
     GIVEN_UP = "given_up"  # every attempt failed
 
@@ -51,11 +55,14 @@ class ReminderDelivery(ChainedAggregate):
         return delivery_id(key)
 
     @event("Claimed")
-    def __init__(self, key: str, channel: str, claimed_by: str, claimed_at: datetime) -> None:
+    def __init__(self, key: str, channel: str, claimed_by: str, claimed_at: datetime,
+                 message: dict[str, Any] | None = None) -> None:
         self.key = key
         self.channel = channel
         self.claimed_by = claimed_by
         self.claimed_at = claimed_at
+        self.message = dict(message or {})  # what is sent (address, subject, body, facts): kept for retries
+        self.receipt = ""
         self.attempts = 0
         self.last_error = ""
         self.last_failure_at: datetime | None = None
@@ -67,13 +74,36 @@ class ReminderDelivery(ChainedAggregate):
         """CLAIMED, SENT or GIVEN_UP."""
         return DeliveryStatus(self.status_value)
 
-    def _require_open(self) -> None:
-        if self.status is not DeliveryStatus.CLAIMED:
+    def _require_open(self, *allowed: DeliveryStatus) -> None:
+        if self.status not in (allowed or (DeliveryStatus.CLAIMED,)):
             raise DeliveryAlreadySettledError(self.key, self.status.value)
+
+    def reclaim(self, by: str, at: datetime) -> None:
+        """A new attempt by `by` (after a failure's backoff, or a claim whose worker vanished).
+
+        Never after the hand-over: a message that may have reached the channel is not sent again.
+        """
+        self._require_open()
+        self._reclaimed(by, at)
+
+    @event("Reclaimed")
+    def _reclaimed(self, by: str, at: datetime) -> None:
+        self.claimed_by = by
+        self.claimed_at = at
+
+    def hand_over(self, at: datetime) -> None:
+        """Recorded just before the channel's commit point (the SMTP end of data, the last body byte)."""
+        self._require_open()
+        self._handed_over(at)
+
+    @event("HandedOver")
+    def _handed_over(self, at: datetime) -> None:
+        self.status_value = DeliveryStatus.HANDED_OVER.value
+        self.handed_over_at = at
 
     def mark_sent(self, at: datetime, receipt: str = "") -> None:
         """Records that the channel accepted the message; only once."""
-        self._require_open()
+        self._require_open(DeliveryStatus.CLAIMED, DeliveryStatus.HANDED_OVER)
         self._sent(at, receipt)
 
     @event("Sent")
@@ -84,13 +114,14 @@ class ReminderDelivery(ChainedAggregate):
 
     def record_failure(self, at: datetime, error: str, max_attempts: int) -> None:
         """Counts a failed attempt; after `max_attempts` failures the delivery is given up."""
-        self._require_open()
+        self._require_open(DeliveryStatus.CLAIMED, DeliveryStatus.HANDED_OVER)
         self._attempt_failed(at, error[:500])
         if self.attempts >= max_attempts:
             self._given_up(at)
 
     @event("AttemptFailed")
     def _attempt_failed(self, at: datetime, error: str) -> None:
+        self.status_value = DeliveryStatus.CLAIMED.value  # a refusal after the hand-over is retried
         self.attempts += 1
         self.last_error = error
         self.last_failure_at = at
@@ -99,6 +130,11 @@ class ReminderDelivery(ChainedAggregate):
     def _given_up(self, at: datetime) -> None:
         self.status_value = DeliveryStatus.GIVEN_UP.value
         self.settled_at = at
+
+    @property
+    def settled(self) -> bool:
+        """True once sent or given up."""
+        return self.status in (DeliveryStatus.SENT, DeliveryStatus.GIVEN_UP)
 
     def retry_at(self, base: timedelta = timedelta(seconds=30), cap: timedelta = timedelta(hours=1)) -> datetime:
         """When the next attempt may start: at once after the claim, then exponential backoff, capped."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 
 from services.notifications.domain.calendar import (
@@ -80,9 +80,21 @@ def obligation_key(year: int, rule_id: str, subject: str) -> str:
 
 
 def _party(tier: Tier, unit_id: str, commune_code: str, province_code: str) -> Party:
-    code = {Tier.UNIT: unit_id, Tier.COMMUNE: commune_code, Tier.PROVINCE: province_code,
-            Tier.MINISTRY: MINISTRY_CODE}[tier]
-    return Party(tier, code)
+    if tier is Tier.UNIT:
+        return Party(tier, unit_id)
+    if tier is Tier.COMMUNE:
+        return Party(tier, commune_code)
+    return Party(tier, province_code if tier is Tier.PROVINCE else MINISTRY_CODE)
+
+
+def for_subject(template: Obligation, unit_id: str) -> Obligation:
+    """The same obligation about another unit of the same type and commune (cheap: no calendar lookup)."""
+    def swap(p: Party) -> Party:
+        return Party(p.tier, unit_id) if p.tier is Tier.UNIT else p
+
+    return replace(template, key=obligation_key(template.year, template.rule_id, unit_id), subject=unit_id,
+                   owing=swap(template.owing), recipient=swap(template.recipient),
+                   escalate_to=swap(template.escalate_to))
 
 
 def _supervisor_tier(tier: Tier, unit_type: str) -> Tier:

@@ -15,6 +15,7 @@ from antt.contracts.vocabulary import UnitType
 from antt.errors import parse_enum
 from antt.errors import InvalidArgumentError
 from antt.eventstore.hashchain import ChainedAggregate
+from services.registry.domain import details
 from services.registry.domain.errors import InvalidUnitFieldError, UnitRuleError, unit_closed, unit_effective_too_early
 from services.registry.domain.facts import EligibilityFacts, SchoolLevel, SizeClass
 
@@ -87,6 +88,8 @@ class Unit(ChainedAggregate):
         self.closure_reason: ClosureReason | None = None
         self.successor_code = ""
         self.last_change_on = effective_date
+        self.household_count: int | None = None
+        self.tax_code = ""
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -137,11 +140,34 @@ class Unit(ChainedAggregate):
         self.facts_history.append((effective_date, facts))
         self.last_change_on = effective_date
 
-    def update(self, actor: Actor, name: str | None = None, managing_authority: str | None = None,
-               contact_email: str | None = None, contact_webhook: str | None = None) -> None:
-        """Change name, managing authority or reminder contacts (None leaves a field as it is)."""
+    def declare_details(self, actor: Actor, household_count: int | None = None, tax_code: str | None = None) -> None:
+        """Set the household count (khu dân cư) and/or tax code (doanh nghiệp; "" clears it); None keeps a field."""
         if self.closed_on is not None:
             raise unit_closed(self.code, self.closed_on)
+        count = (details.household_count(self.unit_type, household_count) if household_count is not None
+                 else self.household_count)
+        mst = details.tax_code(self.unit_type, tax_code) if tax_code is not None else self.tax_code
+        if (count, mst) != (self.household_count, self.tax_code):
+            self._details_declared(household_count=count, tax_code=mst, actor=actor)
+
+    @event("DetailsDeclared")
+    def _details_declared(self, household_count: int | None, tax_code: str, actor: Actor) -> None:
+        self.household_count = household_count
+        self.tax_code = tax_code
+
+    def update(self, actor: Actor, name: str | None = None, managing_authority: str | None = None,
+               contact_email: str | None = None, contact_webhook: str | None = None,
+               household_count: int | None = None, tax_code: str | None = None) -> None:
+        """Change name, managing authority, reminder contacts or details (None leaves a field as it is)."""
+        if self.closed_on is not None:
+            raise unit_closed(self.code, self.closed_on)
+        if household_count is not None:  # validate every field before recording anything
+            details.household_count(self.unit_type, household_count)
+        if tax_code is not None:
+            details.tax_code(self.unit_type, tax_code)
+        if name is None and managing_authority is None and contact_email is None and contact_webhook is None:
+            self.declare_details(actor, household_count, tax_code)
+            return
         changes = {
             "name": clean_text(name, "name", "Tên đơn vị", NAME_MAX) if name is not None else self.name,
             "managing_authority": (clean_text(managing_authority, "managing_authority", "Cơ quan quản lý", CODE_MAX)
@@ -150,6 +176,8 @@ class Unit(ChainedAggregate):
             "contact_webhook": _webhook(contact_webhook) if contact_webhook is not None else self.contact_webhook,
         }
         self._updated(**changes, actor=actor)
+        if household_count is not None or tax_code is not None:
+            self.declare_details(actor, household_count, tax_code)
 
     @event("Updated")
     def _updated(self, name: str, managing_authority: str, contact_email: str, contact_webhook: str,

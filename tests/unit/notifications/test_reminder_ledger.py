@@ -64,3 +64,31 @@ def test_a_delivery_is_given_up_after_the_last_allowed_attempt() -> None:
     assert delivery.status is DeliveryStatus.GIVEN_UP
     with pytest.raises(DeliveryAlreadySettledError):
         delivery.record_failure(T0 + timedelta(minutes=5), "again", max_attempts=3)
+
+
+def test_a_taken_over_claim_refuses_the_first_workers_hand_over() -> None:
+    store = LedgerStore()
+    store.save(ReminderDelivery(key=KEY, channel="email", claimed_by="replica-a", claimed_at=T0))
+    slow: ReminderDelivery = store.repository.get(delivery_id(KEY))  # replica-a, still building its message
+    other: ReminderDelivery = store.repository.get(delivery_id(KEY))
+    other.reclaim("replica-b", T0 + timedelta(minutes=3))
+    store.save(other)
+    slow.hand_over(T0 + timedelta(minutes=3, seconds=1))
+    with pytest.raises(IntegrityError):  # the version replica-a read is gone: it must not commit the send
+        store.save(slow)
+    stored: ReminderDelivery = store.repository.get(delivery_id(KEY))
+    assert (stored.claimed_by, stored.status) == ("replica-b", DeliveryStatus.CLAIMED)
+
+
+def test_a_handed_over_delivery_is_never_taken_over_but_a_refusal_after_it_is_retried() -> None:
+    delivery = ReminderDelivery(key=KEY, channel="email", claimed_by="replica-a", claimed_at=T0)
+    delivery.hand_over(T0)
+    assert delivery.status is DeliveryStatus.HANDED_OVER
+    with pytest.raises(DeliveryAlreadySettledError):
+        delivery.reclaim("replica-b", T0 + timedelta(hours=1))
+    delivery.record_failure(T0, "554 rejected after end of data", max_attempts=5)  # the server said no
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.CLAIMED, 1)
+    delivery.reclaim("replica-a", delivery.retry_at())
+    delivery.hand_over(delivery.retry_at())
+    delivery.mark_sent(delivery.retry_at(), "250 OK")
+    assert delivery.settled

@@ -1,4 +1,4 @@
-"""Reporting read models (skeleton): units counted per province."""
+"""Read model: units counted per province (the first read model; the pipeline tests read it)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import sqlalchemy as sa
 
 from antt.events.v1 import registry_pb2 as events_pb
 from antt.messaging.consumer import ReceivedEvent
-
-metadata = sa.MetaData()
+from services.reporting.projections.schema import metadata
 
 # One row per unit seen, so a count can be checked against the units it came from.
 units = sa.Table(
@@ -24,12 +23,16 @@ province_unit_counts = sa.Table(
 )
 
 
-def on_registry_event(conn: sa.Connection, event: ReceivedEvent) -> None:
-    """Count a registered unit in its province (applied once per event by the consumer base)."""
+_INSERT_UNIT = units.insert()
+
+
+def apply(conn: sa.Connection, event: ReceivedEvent) -> None:
+    """Count a registered unit in its province."""
     if not isinstance(event.payload, events_pb.UnitRegistered):
         return
     p = event.payload
-    conn.execute(units.insert().values(unit_id=p.unit_id, province_code=p.province_code, commune_code=p.commune_code))
+    conn.execute(_INSERT_UNIT, {"unit_id": p.unit_id, "province_code": p.province_code,
+                                "commune_code": p.commune_code})
     updated = conn.execute(province_unit_counts.update()
                            .where(province_unit_counts.c.province_code == p.province_code)
                            .values(units=province_unit_counts.c.units + 1)).rowcount

@@ -1,0 +1,1 @@
+"""Access control: signed bearer tokens (who, role, tier, jurisdiction) and declarative authorisation."""

@@ -1,0 +1,1 @@
+"""National-scale benchmark: a synthetic country, measured stages and the raw limits of the parts."""

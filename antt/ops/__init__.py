@@ -1,0 +1,1 @@
+"""Operations: backup and restore of every service's store and of the JetStream streams."""

@@ -1,0 +1,172 @@
+"""Protobuf <-> domain values for the assessment API (requests in, aggregates out)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from antt.grpcx.converters import parse_date, parse_uuid  # noqa: F401 (re-exported to servicers)
+from antt.assessment.v1 import assessment_service_pb2 as pb
+from antt.errors import InvalidArgumentError, parse_enum
+from antt.events.v1 import assessment_pb2 as events_pb
+from services.assessment.domain.assessment_case import AssessmentCase
+from services.assessment.domain.classification import Classification
+from services.assessment.domain.exemplary import ExemplaryDesignation
+from services.assessment.domain.states import CaseState, Explanation
+from services.assessment.domain.values import Authority, CriterionResult, Decision, EvidenceRef, Finding
+from services.assessment.published import (
+    coverage_pb, evaluation_pb, evidence_pb, finding_pb, items_pb, result_pb,
+)
+from services.assessment.rules.types import Tier
+
+
+
+def parse_time(value: str, field: str) -> datetime:
+    """An RFC 3339 time with a time zone."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise InvalidArgumentError(f"Thời điểm không hợp lệ: {value!r} (RFC 3339, có múi giờ)",
+                                   f"invalid time {value!r} (RFC 3339 with a time zone)", field=field)
+    return parsed
+
+
+
+def parse_year(value: int, field: str = "year") -> int:
+    """An evaluation year (2000–2100)."""
+    if not 2000 <= value <= 2100:
+        raise InvalidArgumentError(f"Năm đánh giá không hợp lệ: {value}", f"invalid year {value}", field=field)
+    return value
+
+
+def _opt(message: Any, name: str) -> Any:
+    return getattr(message, name) if message.HasField(name) else None
+
+
+def evidence_from_pb(refs: Iterable[events_pb.AssessmentEvidence]) -> tuple[EvidenceRef, ...]:
+    """Evidence references (each digest is checked by the value object)."""
+    return tuple(EvidenceRef(kind=r.kind, uri=r.uri, sha256=r.sha256, title=r.title) for r in refs)
+
+
+def results_from_pb(results: Iterable[events_pb.AssessmentCriterionResult]) -> list[CriterionResult]:
+    """Self-assessed results."""
+    return [CriterionResult(criterion_id=r.criterion_id, met=_opt(r, "met"), value=_opt(r, "value"),
+                            previous_value=_opt(r, "previous_value"), not_applicable=r.not_applicable,
+                            evidence=evidence_from_pb(r.evidence), note=r.note) for r in results]
+
+
+def findings_from_pb(findings: Iterable[events_pb.AssessmentFinding]) -> list[Finding]:
+    """Appraisal findings."""
+    return [Finding(criterion_id=f.criterion_id, met=_opt(f, "met"), value=_opt(f, "value"),
+                    previous_value=_opt(f, "previous_value"), not_applicable=f.not_applicable, note=f.note)
+            for f in findings]
+
+
+def items_from_pb(items: Iterable[events_pb.AssessmentScoringItem]) -> dict[str, float]:
+    """Scoring items; an item named twice is INVALID_ARGUMENT."""
+    out: dict[str, float] = {}
+    for i in items:
+        if not i.item or i.item in out:
+            raise InvalidArgumentError(f"Mục chấm điểm trống hoặc lặp: {i.item!r}",
+                                       f"empty or repeated scoring item {i.item!r}", field="items")
+        out[i.item] = i.points
+    return out
+
+
+def decision_from_pb(message: pb.Decision, field: str = "decision") -> Decision:
+    """A decision document; its number, signer and authority are checked by the value object."""
+    if not message.date:
+        raise InvalidArgumentError("Thiếu ngày quyết định", f"{field}.date is required", field=f"{field}.date")
+    on = parse_date(message.date, f"{field}.date")
+    assert on is not None
+    tier = parse_enum(Tier, message.authority.tier, f"{field}.authority.tier", "Cấp ban hành")
+    return Decision(number=message.number, date=on, signer=message.signer, signer_title=message.signer_title,
+                    authority=Authority(tier=tier, name=message.authority.name, area_code=message.authority.area_code))
+
+
+def decision_to_pb(d: Decision | None) -> pb.Decision | None:
+    """API form of a decision (None stays None)."""
+    if d is None:
+        return None
+    a = d.authority
+    return pb.Decision(number=d.number, date=d.date.isoformat(), signer=d.signer, signer_title=d.signer_title,
+                       authority=pb.Authority(tier=a.tier.value, name=a.name, area_code=a.area_code))
+
+
+def parse_state(value: str) -> CaseState | None:
+    """A case state filter ("" for every state)."""
+    return parse_enum(CaseState, value, "state", "Trạng thái hồ sơ") if value else None
+
+
+def case_to_pb(case: AssessmentCase) -> pb.Case:
+    """API form of a case."""
+    u = case.unit
+    return pb.Case(
+        case_id=str(case.id), unit_id=str(case.unit_id), unit_code=case.unit_code, unit_type=u.unit_type.value,
+        year=case.year, province_code=u.province_code, commune_code=u.commune_code, state=case.state.value,
+        state_label_vi=case.state.label_vi, rule_set_id=case.rule_set_id, version=case.version,
+        managed_by=u.managed_by.value, registered_late=case.registered_late,
+        registration_dossier=evidence_pb(case.registration_dossier),
+        results=[result_pb(r) for r in case.results.values()], documents=evidence_pb(case.documents),
+        findings=[finding_pb(f) for f in case.findings.values()], return_reason=case.return_reason,
+        outcome=case.outcome.value if case.outcome else "", decision=decision_to_pb(case.decision),
+        late_decision=case.late_decision, decided_on_digest=case.decided_on_digest,
+        assessment_digest=case.assessment_digest(), revocation=decision_to_pb(case.revocation),
+        revocation_reason=case.revocation_reason,
+        closure_reason=case.closure_reason.value if case.closure_reason else "",
+        last_recorded_at=case.modified_on.isoformat(), last_effective_date=case.last_effective_date.isoformat())
+
+
+def classification_to_pb(c: Classification, level_label_vi: str = "") -> pb.Classification:
+    """API form of a classification."""
+    u = c.unit
+    return pb.Classification(
+        classification_id=str(c.id), unit_id=str(c.unit_id), unit_code=c.unit_code, unit_type=u.unit_type.value,
+        year=c.year, province_code=u.province_code, commune_code=u.commune_code, state=c.state.value,
+        rule_set_id=c.rule_set_id, version=c.version, points=c.total, proposed_level=c.proposed_level,
+        level=c.level, level_label_vi=level_label_vi, award_eligible=c.award_eligible,
+        decision=decision_to_pb(c.decision), late=c.late, reclassifications=c.reclassifications,
+        items=items_pb(c.items))
+
+
+def designation_to_pb(d: ExemplaryDesignation) -> pb.ExemplaryDesignation:
+    """API form of an exemplary designation."""
+    message = pb.ExemplaryDesignation(
+        designation_id=str(d.id), unit_id=str(d.unit_id), year=d.year, criteria_set_id=d.criteria_set_id,
+        criteria_met=d.criteria_met, rule_set_id=d.rule_set_id, active=d.active, decision=decision_to_pb(d.decision),
+        withdrawal=decision_to_pb(d.withdrawal), withdrawal_reason=d.withdrawal_reason, version=d.version)
+    if d.criteria_count is not None:
+        message.criteria_count = d.criteria_count
+    return message
+
+
+def explanation_to_pb(e: Explanation) -> pb.Explanation:
+    """API form of an explanation: each criterion, value, threshold, met, and the rule-set id."""
+    return pb.Explanation(
+        case_id=str(e.case_id), unit_id=str(e.unit_id), year=e.year, rule_set_id=e.rule_set_id,
+        state=e.state.value, criteria=[evaluation_pb(x) for x in e.evaluations], coverage=coverage_pb(e.coverage),
+        outcome=e.outcome.value if e.outcome else "", decision=decision_to_pb(e.decision),
+        late_decision=e.late_decision)
+
+
+def encode_token(index: int) -> str:
+    """An opaque page token for the next unit to scan."""
+    return base64.urlsafe_b64encode(f"v1:{index}".encode()).decode().rstrip("=")
+
+
+def decode_token(token: str) -> int:
+    """The scan position in a page token (0 for the first page); INVALID_ARGUMENT when malformed."""
+    if not token:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        text = ""
+    if not text.startswith("v1:") or not text[3:].isdigit():
+        raise InvalidArgumentError("Mã trang không hợp lệ", "invalid page token", field="page_token")
+    return int(text[3:])

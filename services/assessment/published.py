@@ -1,0 +1,181 @@
+"""Assessment's published language: stored domain events -> antt.events.v1 assessment payloads.
+
+Every payload names its unit (id, code, type), the year and the unit's place when the case (or
+classification, designation) was opened; events that do not carry them read the aggregate as it
+stood at that event's version. The place also names the subject, so subscribers filter by area.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from antt.contracts.meta import event_meta
+from antt.events.v1 import assessment_pb2 as pb
+from antt.relay.outbox import Published
+from services.assessment.domain.assessment_case import AssessmentCase
+from services.assessment.domain.classification import Classification
+from services.assessment.domain.exemplary import ExemplaryDesignation
+from services.assessment.domain.states import Outcome
+from services.assessment.domain.values import (
+    CoverageFigures, CriterionEvaluation, CriterionResult, Decision, EvidenceRef, Finding,
+)
+
+
+def evidence_pb(refs: Iterable[EvidenceRef]) -> list[pb.AssessmentEvidence]:
+    """Evidence references in their published form."""
+    return [pb.AssessmentEvidence(kind=r.kind, uri=r.uri, sha256=r.sha256, title=r.title) for r in refs]
+
+
+def _optional(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def result_pb(r: CriterionResult) -> pb.AssessmentCriterionResult:
+    """A self-assessed result in its published form."""
+    return pb.AssessmentCriterionResult(
+        criterion_id=r.criterion_id, not_applicable=r.not_applicable, evidence=evidence_pb(r.evidence), note=r.note,
+        **_optional(met=r.met, value=r.value, previous_value=r.previous_value))
+
+
+def finding_pb(f: Finding) -> pb.AssessmentFinding:
+    """An appraisal finding in its published form."""
+    return pb.AssessmentFinding(criterion_id=f.criterion_id, not_applicable=f.not_applicable, note=f.note,
+                                **_optional(met=f.met, value=f.value, previous_value=f.previous_value))
+
+
+def evaluation_pb(e: CriterionEvaluation) -> pb.AssessmentCriterionEvaluation:
+    """One line of an explanation in its published form."""
+    return pb.AssessmentCriterionEvaluation(
+        criterion_id=e.criterion_id, label_vi=e.label_vi, label_en=e.label_en, kind=e.kind.value, met=e.met,
+        basis=e.basis.value, threshold=e.threshold, not_applicable=e.not_applicable, exception=e.exception,
+        **_optional(value=e.value, previous_value=e.previous_value))
+
+
+def items_pb(items: Mapping[str, float]) -> list[pb.AssessmentScoringItem]:
+    """Scoring items, sorted by item id."""
+    return [pb.AssessmentScoringItem(item=k, points=float(v)) for k, v in sorted(items.items())]
+
+
+def decision_fields(d: Decision) -> dict[str, Any]:
+    """The flat decision fields shared by every decision event."""
+    return dict(decision_number=d.number, decision_date=d.date.isoformat(), signer=d.signer,
+                signer_title=d.signer_title, issuing_authority=d.authority.name,
+                authority_tier=d.authority.tier.value, authority_area_code=d.authority.area_code)
+
+
+def coverage_pb(c: CoverageFigures | None) -> pb.AssessmentCoverage | None:
+    """Coverage figures (the 70% rule) in their published form."""
+    return None if c is None else pb.AssessmentCoverage(managed=c.managed, registered=c.registered,
+                                                        recognised=c.recognised)
+
+
+class AssessmentPublisher:
+    """Maps stored assessment events to published messages; reads aggregates from `app` when needed."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def _at(self, event: Any) -> Any:
+        return self.app.repository.get(event.originator_id, version=event.originator_version)
+
+    def to_message(self, event: Any) -> Published | None:
+        """The published form of a stored assessment event (None for events not published)."""
+        if isinstance(event, AssessmentCase.Event):
+            return self._case(event)
+        if isinstance(event, Classification.Event):
+            return self._classification(event)
+        if isinstance(event, ExemplaryDesignation.Event):
+            return self._exemplary(event)
+        return None
+
+    @staticmethod
+    def _header(event: Any, unit_id: Any, code: str, unit_type: Any, year: int, province: str,
+                commune: str) -> dict[str, Any]:
+        return dict(meta=event_meta(event), unit_id=str(unit_id), unit_code=code,
+                    unit_type=unit_type.value if unit_type is not None else "", year=year,
+                    province_code=province, commune_code=commune)
+
+    def _case(self, event: Any) -> Published | None:
+        case = self._at(event)
+        u = case.unit
+        head = self._header(event, case.unit_id, case.unit_code, u.unit_type, case.year, u.province_code,
+                            u.commune_code)
+        payload: Any
+        if isinstance(event, AssessmentCase.Registered):
+            payload = pb.CaseRegistered(
+                **head, rule_set_id=event.rule_set_id, managed_by=event.managed_by.value,
+                delegated_to=event.delegated_to.value if event.delegated_to else "", late=event.late,
+                dossier=evidence_pb(event.dossier))
+        elif isinstance(event, AssessmentCase.SelfAssessmentRecorded):
+            payload = pb.SelfAssessmentRecorded(**head, results=[result_pb(r) for r in event.results],
+                                                documents=evidence_pb(event.documents))
+        elif isinstance(event, AssessmentCase.Submitted):
+            payload = pb.CaseSubmitted(**head, dossier=evidence_pb(event.dossier))
+        elif isinstance(event, AssessmentCase.Appraised):
+            payload = pb.CaseAppraised(**head, findings=[finding_pb(f) for f in event.findings])
+        elif isinstance(event, AssessmentCase.ReturnedForCompletion):
+            payload = pb.CaseReturnedForCompletion(**head, findings=[finding_pb(f) for f in event.findings],
+                                                   reason=event.reason)
+        elif isinstance(event, AssessmentCase.Decided):
+            payload = pb.CaseDecided(
+                **head, recognised=event.outcome is Outcome.DAT, **decision_fields(event.decision),
+                rule_set_id=event.rule_set_id, late=event.late, assessment_digest=event.assessment_digest,
+                evaluations=[evaluation_pb(e) for e in event.evaluations], coverage=coverage_pb(event.coverage))
+        elif isinstance(event, AssessmentCase.Revoked):
+            payload = pb.RecognitionRevoked(**head, reason=event.reason, **decision_fields(event.decision),
+                                            rule_set_id=case.rule_set_id)
+        elif isinstance(event, AssessmentCase.Closed):
+            payload = pb.CaseClosed(**head, reason=event.reason.value, note=event.note)
+        else:
+            return None
+        return Published(payload, u.province_code, u.commune_code)
+
+    def _classification(self, event: Any) -> Published | None:
+        c = self._at(event)
+        u = c.unit
+        code = c.unit_code or self._unit_code(c.unit_id)
+        head = self._header(event, c.unit_id, code, u.unit_type, c.year, u.province_code, u.commune_code)
+        payload: Any
+        if isinstance(event, Classification.Proposed):
+            payload = pb.ClassificationProposed(**head, rule_set_id=event.rule_set_id, points=event.total,
+                                                proposed_level=event.proposed_level, items=items_pb(event.items))
+        elif isinstance(event, Classification.Decided):
+            payload = pb.ClassificationDecided(
+                **head, level=event.level, points=event.total, award_eligible=event.award_eligible,
+                recognised=event.recognised, **decision_fields(event.decision), rule_set_id=c.rule_set_id,
+                late=event.late, items=items_pb(event.items))
+        elif isinstance(event, Classification.Reclassified):
+            payload = pb.Reclassified(
+                **head, level=event.level, previous_level=event.previous_level, points=event.total,
+                previous_points=event.previous_total, award_eligible=event.award_eligible, reason=event.reason,
+                **decision_fields(event.decision), rule_set_id=c.rule_set_id, items=items_pb(event.items))
+        else:
+            return None
+        return Published(payload, u.province_code, u.commune_code)
+
+    def _exemplary(self, event: Any) -> Published | None:
+        d = self._at(event)
+        code, unit_type, province, commune = d.unit_code, d.unit_type, d.province_code, d.commune_code
+        if not province:  # designations stored before the unit's place was recorded on the event
+            profile = self.app.units.get(d.unit_id)
+            if profile is not None:
+                code, unit_type = profile.code, profile.unit_type
+                province, commune = profile.province_code, profile.commune_code
+        head = self._header(event, d.unit_id, code, unit_type, d.year, province, commune)
+        payload: Any
+        if isinstance(event, ExemplaryDesignation.Designated):
+            payload = pb.ExemplaryDesignated(
+                **head, criteria_set_id=event.criteria_set_id, criteria_met=event.criteria_met,
+                **_optional(criteria_count=event.criteria_count), **decision_fields(event.decision),
+                rule_set_id=event.rule_set_id)
+        elif isinstance(event, ExemplaryDesignation.Withdrawn):
+            payload = pb.ExemplaryWithdrawn(**head, criteria_set_id=d.criteria_set_id, reason=event.reason,
+                                            **decision_fields(event.decision))
+        else:
+            return None
+        return Published(payload, province, commune)
+
+    def _unit_code(self, unit_id: Any) -> str:
+        profile = self.app.units.get(unit_id)
+        return profile.code if profile is not None else ""

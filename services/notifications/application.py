@@ -1,0 +1,162 @@
+"""Notifications application: the reminder ledger in the event store, and its listing table.
+
+Every state change of a ReminderDelivery is an optimistic write: the claim is the first event of
+an aggregate whose id is derived from the reminder key (a second claim fails in the store), and
+every later change (hand-over, sent, failure, take-over) is checked against the version read, so
+of two workers only one can hand a message over.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from sqlalchemy.engine import Engine
+
+from antt.eventstore.persistence import create_tables
+from antt.eventstore.application import ServiceApplication
+from antt.messaging.tracking import metadata as tracking_metadata
+from services.notifications import projections
+from services.notifications.domain.errors import DeliveryAlreadySettledError
+from services.notifications.domain.ledger import ReminderDelivery, delivery_id
+
+ledger_metadata = sa.MetaData()
+
+# A listing of the ledger for queries and scans; the event store stays the truth (rows are healed
+# from it whenever a claim collides with a delivery the table does not know).
+deliveries = sa.Table(
+    "notifications_deliveries", ledger_metadata,
+    sa.Column("key", sa.String(400), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("recipient", sa.String(80), nullable=False, server_default=""),
+    sa.Column("address", sa.String(1000), nullable=False, server_default=""),
+    sa.Column("unit_id", sa.String(36), nullable=False, server_default=""),
+    sa.Column("province_code", sa.String(5), nullable=False, server_default="", index=True),
+    sa.Column("commune_code", sa.String(5), nullable=False, server_default="", index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.String(500), nullable=False, server_default=""),
+    sa.Column("claimed_by", sa.String(100), nullable=False, server_default=""),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+
+
+class Notifications(ServiceApplication):
+    """The reminder ledger (never rename: the class name names the event store's tables)."""
+
+    service_name = "notifications"
+
+    def __init__(self, database_url: str | None = None, env: dict[str, str] | None = None,
+                 engine: Engine | None = None) -> None:
+        super().__init__(database_url, env)
+        self.engine = engine
+        if engine is not None:
+            create_tables(engine, ledger_metadata, projections.metadata, tracking_metadata)
+
+    # -- ledger -------------------------------------------------------------------------------------
+    def claim(self, key: str, channel: str, by: str, at: datetime, message: dict[str, Any],
+              sent_receipt: str | None = None) -> ReminderDelivery | None:
+        """Record the intent to send; None when the key is claimed already (by anyone, ever).
+
+        With `sent_receipt` the claim and the send are one write: for the NATS channel, where the
+        stored Sent event is itself what the outbox relay publishes.
+        """
+        delivery = ReminderDelivery(key=key, channel=channel, claimed_by=by, claimed_at=at, message=message)
+        if sent_receipt is not None:
+            delivery.mark_sent(at, sent_receipt)
+        try:
+            self.save(delivery)
+        except IntegrityError:
+            self.refresh_row(key)
+            return None
+        self.write_row(delivery)
+        return delivery
+
+    def get_delivery(self, key: str) -> ReminderDelivery | None:
+        """The delivery of a key, or None."""
+        try:
+            return self.repository.get(delivery_id(key))  # type: ignore[no-any-return]
+        except AggregateNotFoundError:
+            return None
+
+    def take_over(self, key: str, by: str, at: datetime) -> ReminderDelivery | None:
+        """A new attempt on an open delivery; None when it was settled, handed over or taken by someone else."""
+        delivery = self.get_delivery(key)
+        if delivery is None:
+            return None
+        try:
+            delivery.reclaim(by, at)
+            self.save(delivery)
+        except (IntegrityError, DeliveryAlreadySettledError):
+            self.refresh_row(key)
+            return None
+        self.write_row(delivery)
+        return delivery
+
+    def hand_over(self, delivery: ReminderDelivery, at: datetime) -> bool:
+        """Record the hand-over; False when another worker changed the delivery first.
+
+        The listing row is not touched here: the channel commits right after this write, and the
+        shorter that gap, the smaller the window in which a crash leaves a handed-over message unsent.
+        """
+        try:
+            delivery.hand_over(at)
+            self.save(delivery)
+        except (IntegrityError, DeliveryAlreadySettledError):
+            return False
+        return True
+
+    def mark_sent(self, delivery: ReminderDelivery, at: datetime, receipt: str) -> bool:
+        """Record the channel's acceptance; False when another worker changed the delivery first."""
+        try:
+            delivery.mark_sent(at, receipt[:500])
+            self.save(delivery)
+        except (IntegrityError, DeliveryAlreadySettledError):
+            self.refresh_row(delivery.key)
+            return False
+        self.write_row(delivery)
+        return True
+
+    def record_failure(self, delivery: ReminderDelivery, at: datetime, error: str, max_attempts: int) -> bool:
+        """Record a failed attempt (given up after `max_attempts`); False on a concurrent change."""
+        try:
+            delivery.record_failure(at, error, max_attempts)
+            self.save(delivery)
+        except (IntegrityError, DeliveryAlreadySettledError):
+            self.refresh_row(delivery.key)
+            return False
+        self.write_row(delivery)
+        return True
+
+    # -- listing table ------------------------------------------------------------------------------
+    def write_row(self, d: ReminderDelivery) -> None:
+        """Upsert the listing row of a delivery (after each saved change)."""
+        if self.engine is None:
+            return
+        facts = d.message.get("facts", {})
+        values = dict(
+            status=d.status.value, channel=d.channel, recipient=facts.get("recipient", ""),
+            address=d.message.get("address", ""), unit_id=facts.get("unit_id", ""),
+            province_code=facts.get("province_code", ""), commune_code=facts.get("commune_code", ""),
+            attempts=d.attempts, last_error=d.last_error, claimed_by=d.claimed_by, claimed_at=d.claimed_at,
+            retry_at=d.retry_at(), updated_at=d.settled_at or d.last_failure_at or d.claimed_at,
+        )
+        with self.engine.begin() as conn:
+            if conn.execute(deliveries.update().where(deliveries.c.key == d.key).values(**values)).rowcount == 0:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(deliveries.insert().values(key=d.key, **values))
+                except sa.exc.IntegrityError:
+                    conn.execute(deliveries.update().where(deliveries.c.key == d.key).values(**values))
+
+    def refresh_row(self, key: str) -> None:
+        """Rewrite a row from the event store (the truth)."""
+        delivery = self.get_delivery(key)
+        if delivery is not None:
+            self.write_row(delivery)

@@ -1,0 +1,48 @@
+"""The notifications service's published language: ledger events -> antt.events.v1 notification payloads.
+
+Only outcomes are published: a sent reminder (ReminderSent), a sent digest (OverdueEscalated) and a
+reminder given up (ReminderFailed). Claims, hand-overs and failed attempts stay internal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from antt.contracts.meta import event_meta
+from antt.events.v1 import notifications_pb2 as pb
+from antt.relay.outbox import Published
+from services.notifications.domain.ledger import ReminderDelivery
+
+
+def _obligation(facts: dict[str, Any]) -> pb.ObligationRef:
+    return pb.ObligationRef(**{k: facts[k] for k in pb.ObligationRef.DESCRIPTOR.fields_by_name if k in facts})
+
+
+class NotificationsPublisher:
+    """Maps stored ledger events to published messages; reads the delivery as of that event."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def to_message(self, event: Any) -> Published | None:
+        """The published form of a stored event (None for internal ones)."""
+        if not isinstance(event, (ReminderDelivery.Sent, ReminderDelivery.GivenUp)):
+            return None
+        d: ReminderDelivery = self.app.repository.get(event.originator_id, version=event.originator_version)
+        facts = d.message.get("facts", {})
+        meta = event_meta(event)
+        province, commune = facts.get("province_code", ""), facts.get("commune_code", "")
+        common = dict(meta=meta, channel=d.channel, province_code=province, commune_code=commune)
+        if isinstance(event, ReminderDelivery.GivenUp):
+            payload: Any = pb.ReminderFailed(reminder_key=d.key, obligation=_obligation(facts.get("obligation", {})),
+                                             offset=facts.get("offset", ""), recipient=facts.get("recipient", ""),
+                                             attempts=d.attempts, last_error=d.last_error, **common)
+        elif facts.get("notice") == "digest":
+            payload = pb.OverdueEscalated(digest_key=d.key, supervisor=facts.get("supervisor", ""),
+                                          as_of=facts.get("as_of", ""),
+                                          items=[_obligation(i) for i in facts.get("items", [])], **common)
+        else:
+            payload = pb.ReminderSent(reminder_key=d.key, obligation=_obligation(facts.get("obligation", {})),
+                                      offset=facts.get("offset", ""), recipient=facts.get("recipient", ""),
+                                      sent_at=event.at.isoformat(), attempts=d.attempts, **common)
+        return Published(payload, province, commune)

@@ -1,0 +1,97 @@
+"""The ImportUnits and ImportAreas streams: rows arrive in chunks, each chunk is checked and answered with progress."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+from google.protobuf.message import Message
+from grpc_status import rpc_status
+
+from antt.actor import SYSTEM, Actor
+from antt.contracts.meta import actor_from_pb
+from antt.errors import DomainError
+from antt.grpcx.errors import to_status
+from antt.registry.v1 import registry_service_pb2 as pb
+from services.registry.application import Registry
+from services.registry.importing.areas import AreaImport
+from services.registry.importing.errors import RowProblem
+from services.registry.importing.reader import RawRow
+from services.registry.importing.validate import UnitImport
+
+log = logging.getLogger(__name__)
+UNIT_FIELDS = tuple(f.name for f in pb.ImportRow.DESCRIPTOR.fields if f.name != "row_number")
+AREA_FIELDS = tuple(f.name for f in pb.ImportAreaRow.DESCRIPTOR.fields if f.name != "row_number")
+
+
+def row_from_pb(row: Message, fields: tuple[str, ...] = UNIT_FIELDS) -> RawRow:
+    """A raw row from its wire form."""
+    return RawRow(row.row_number, {f: getattr(row, f) for f in fields if getattr(row, f)})  # type: ignore[attr-defined]
+
+
+def row_to_pb(row: RawRow) -> pb.ImportRow:
+    """The wire form of a unit row (fields the message does not know are dropped)."""
+    return pb.ImportRow(row_number=row.row_number, **{f: v for f, v in row.values.items() if f in UNIT_FIELDS})
+
+
+def area_row_to_pb(row: RawRow) -> pb.ImportAreaRow:
+    """The wire form of an area row."""
+    return pb.ImportAreaRow(row_number=row.row_number, **{f: v for f, v in row.values.items() if f in AREA_FIELDS})
+
+
+def problem_to_pb(problem: RowProblem) -> pb.RowError:
+    """The wire form of a bad row."""
+    return pb.RowError(row_number=problem.row_number, column=problem.column, field=problem.field,
+                       reason=problem.reason, message_vi=problem.message_vi, message_en=problem.message_en)
+
+
+Session = UnitImport | AreaImport
+
+
+class ImportEndpoint:
+    """ImportUnits and ImportAreas (mixed into RegistryServicer)."""
+
+    app: Registry
+
+    async def ImportUnits(self, request_iterator: AsyncIterator[pb.ImportUnitsRequest],
+                          context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ImportUnitsProgress]:
+        async for progress in self._import(request_iterator, context, UnitImport, UNIT_FIELDS, "units"):
+            yield progress
+
+    async def ImportAreas(self, request_iterator: AsyncIterator[pb.ImportAreasRequest],
+                          context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ImportUnitsProgress]:
+        async for progress in self._import(request_iterator, context, AreaImport, AREA_FIELDS, "areas"):
+            yield progress
+
+    async def _import(self, request_iterator: AsyncIterator[Any], context: grpc.aio.ServicerContext,
+                      start: Callable[[Registry, Actor, dict[str, str]], Session], fields: tuple[str, ...],
+                      what: str) -> AsyncIterator[pb.ImportUnitsProgress]:
+        session: Session | None = None
+        dry_run, total = False, 0
+        try:
+            async for request in request_iterator:
+                if session is None:
+                    dry_run, total = request.dry_run, request.total_rows
+                    session = await asyncio.to_thread(start, self.app, actor_from_pb(request.actor),
+                                                      dict(request.columns))
+                rows = [row_from_pb(r, fields) for r in request.rows]
+                await asyncio.to_thread(session.check, rows)
+                yield pb.ImportUnitsProgress(rows_checked=session.checked, total_rows=total,
+                                             bad_rows=len(session.problems), dry_run=dry_run)
+            if session is None:  # an empty stream
+                session = await asyncio.to_thread(start, self.app, SYSTEM, {})
+            final = pb.ImportUnitsProgress(rows_checked=session.checked, total_rows=total,
+                                           bad_rows=len(session.problems), done=True, dry_run=dry_run,
+                                           errors=[problem_to_pb(p) for p in session.problems])
+            log.info("import %s: %d rows checked, %d bad%s", what, session.checked, len(session.problems),
+                     " (dry run)" if dry_run else "")
+            if not dry_run and not session.problems:
+                final.imported = await asyncio.to_thread(session.commit)
+                final.committed = True
+                log.info("import %s: %d committed", what, final.imported)
+            yield final
+        except DomainError as error:
+            await context.abort_with_status(rpc_status.to_status(to_status(error)))

@@ -1,0 +1,147 @@
+"""Check import rows against the registry (every bad row is reported) and commit them all at once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date
+
+from antt.actor import Actor
+from antt.contracts.vocabulary import UnitType
+from antt.errors import DomainError
+from services.registry import reference
+from services.registry.application import Registry
+from services.registry.domain.area_history import AreaKey, AreaLevel
+from services.registry.domain.crosswalk import ancestor_as_of
+from services.registry.domain.details import parse_household_cell
+from services.registry.domain.errors import InvalidUnitFieldError, UnitAlreadyRegisteredError, UnknownAreaError
+from services.registry.domain.facts import EligibilityFacts, SchoolLevel, SizeClass
+from services.registry.domain.unit import Unit
+from services.registry.importing.columns import slug
+from services.registry.importing.errors import ImportFileError, RowProblem
+from services.registry.importing.reader import RawRow
+
+UNIT_TYPES = {**{slug(t.value): t.value for t in UnitType}, **{slug(t.label_vi): t.value for t in UnitType}}
+YES = {"co", "x", "1", "true", "yes", "y", "dung"}
+NO = {"", "khong", "0", "false", "no", "n", "sai"}
+_VN_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+
+
+def parse_cell_date(text: str, field: str) -> date | None:
+    """An ISO (YYYY-MM-DD) or Vietnamese (DD/MM/YYYY) date; None when empty."""
+    if not text:
+        return None
+    try:
+        match = _VN_DATE.match(text)
+        if match:
+            return date(int(match[3]), int(match[2]), int(match[1]))
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidUnitFieldError(f"Ngày không hợp lệ: {text!r} (YYYY-MM-DD hoặc DD/MM/YYYY)",
+                                    f"invalid date {text!r} (YYYY-MM-DD or DD/MM/YYYY)", field=field) from None
+
+
+def _enum_value(enum_type: type[SizeClass] | type[SchoolLevel], text: str, field: str, label_vi: str) -> object:
+    try:
+        return enum_type(slug(text))
+    except ValueError:
+        valid = ", ".join(m.value for m in enum_type)
+        raise InvalidUnitFieldError(f"{label_vi} không hợp lệ: {text!r} (hợp lệ: {valid})",
+                                    f"invalid {field} {text!r} (valid: {valid})", field=field) from None
+
+
+def parse_facts(values: dict[str, str]) -> EligibilityFacts | None:
+    """Eligibility facts from the row's columns; None when the row declares none."""
+    armed, size, declared, levels = (values.get(f, "") for f in
+                                     ("armed_forces", "size_class", "size_declared_on", "school_levels"))
+    if not (armed or size or declared or levels):
+        return None
+    flag = slug(armed)
+    if flag not in YES | NO:
+        raise InvalidUnitFieldError(f"Giá trị lực lượng vũ trang không hợp lệ: {armed!r} (có/không)",
+                                    f"invalid armed_forces {armed!r} (yes/no)", field="armed_forces")
+    size_class = _enum_value(SizeClass, size, "size_class", "Quy mô doanh nghiệp") if size else None
+    school = frozenset(_enum_value(SchoolLevel, part, "school_levels", "Cấp học")
+                       for part in re.split(r"[;,]", levels) if part.strip())
+    return EligibilityFacts(flag in YES, size_class, parse_cell_date(declared, "size_declared_on"),  # type: ignore[arg-type]
+                            school)  # type: ignore[arg-type]
+
+
+class UnitImport:
+    """One import: rows are checked as they arrive; commit() saves every unit atomically, or nothing."""
+
+    def __init__(self, app: Registry, actor: Actor, columns: dict[str, str] | None = None) -> None:
+        self.app = app
+        self.actor = actor
+        self.columns = dict(columns or {})
+        self.histories = app.catalog.histories()
+        self.existing = {u.code for u in app.catalog.units()}
+        self.seen: dict[str, int] = {}
+        self.units: list[Unit] = []
+        self.problems: list[RowProblem] = []
+        self.checked = 0
+
+    def _problem(self, row: RawRow, error: DomainError, default_field: str = "code") -> None:
+        field = error.field or default_field
+        self.problems.append(RowProblem(row.row_number, field, self.columns.get(field, field), error.reason,
+                                        error.message_vi, error.message_en))
+
+    def check(self, rows: Iterable[RawRow]) -> None:
+        """Check rows; a bad row is recorded (first problem found), a good one is kept for commit."""
+        for row in rows:
+            self.checked += 1
+            try:
+                unit = self._unit(row)
+            except DomainError as error:
+                self._problem(row, error)
+                continue
+            if unit.code in self.seen:
+                self._problem(row, InvalidUnitFieldError(
+                    f"Mã đơn vị {unit.code} trùng với dòng {self.seen[unit.code]}",
+                    f"unit code {unit.code} repeats row {self.seen[unit.code]}", field="code",
+                    reason="DUPLICATE_CODE_IN_FILE"))
+                continue
+            self.seen[unit.code] = row.row_number
+            if unit.code in self.existing:
+                self._problem(row, UnitAlreadyRegisteredError(unit.code))
+                continue
+            self.units.append(unit)
+
+    def _unit(self, row: RawRow) -> Unit:
+        v = row.values
+        unit_type = UNIT_TYPES.get(slug(v.get("unit_type", "")), v.get("unit_type", ""))
+        commune = v.get("commune_code", "")
+        province = v.get("province_code", "")
+        effective = parse_cell_date(v.get("effective_date", ""), "effective_date")
+        if not province:
+            province = self._province_of(commune, effective or date.today())
+        facts = parse_facts(v)
+        households = parse_household_cell(v.get("household_count", ""))
+        unit = self.app.new_unit(v.get("code", ""), v.get("name", ""), unit_type, province, commune, self.actor,
+                                 effective, facts=facts, histories=self.histories, household_count=households,
+                                 tax_code=v.get("tax_code") or None)
+        changes = {f: v[f] for f in ("managing_authority", "contact_email", "contact_webhook") if v.get(f)}
+        if changes:
+            unit.update(self.actor, **changes)
+        return unit
+
+    def _province_of(self, commune: str, on: date) -> str:
+        """The province of a commune on the date (stored tree first, then the 2025 list); NOT_FOUND if unknown."""
+        key = AreaKey(AreaLevel.COMMUNE, commune)
+        if key in self.histories:
+            province = ancestor_as_of(self.histories, key, on, AreaLevel.PROVINCE)
+            return province.code if province is not None else ""  # new_unit says why (e.g. not in force then)
+        if commune in reference.communes():
+            return reference.communes()[commune].province_code
+        raise UnknownAreaError(f"Không có xã/phường/đặc khu mã {commune!r}", f"no commune with code {commune!r}",
+                               field="commune_code")
+
+    def commit(self) -> int:
+        """Save every checked unit in one transaction; refuses when any row was bad."""
+        if self.problems:
+            raise ImportFileError(f"Có {len(self.problems)} dòng lỗi; không ghi gì",
+                                  f"{len(self.problems)} bad rows; nothing written", field="file",
+                                  reason="IMPORT_HAS_BAD_ROWS")
+        if self.units:
+            self.app.save_new(*self.units)
+        return len(self.units)

@@ -1,0 +1,30 @@
+"""Reporting's read models, one module per read model, all in one MetaData.
+
+`on_registry_event` and `on_assessment_event` are the projections of the two durable consumers; the
+first read model (units per province: `units`, `province_unit_counts`, `unit_counts`) is kept as is.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from antt.messaging.consumer import ReceivedEvent
+from services.reporting.projections import areas, cases, province_counts
+from services.reporting.projections import units as unit_history
+from services.reporting.projections.province_counts import province_unit_counts, unit_counts, units
+from services.reporting.projections.schema import metadata
+
+__all__ = ["metadata", "units", "province_unit_counts", "unit_counts", "on_registry_event",
+           "on_assessment_event", "areas", "cases", "unit_history", "province_counts"]
+
+
+def on_registry_event(conn: sa.Connection, event: ReceivedEvent) -> None:
+    """Apply a registry event to every registry-fed read model (once per event, by the consumer base)."""
+    province_counts.apply(conn, event)
+    unit_history.apply(conn, event)
+    areas.apply(conn, event)
+
+
+def on_assessment_event(conn: sa.Connection, event: ReceivedEvent) -> None:
+    """Apply an assessment event to the case and classification read model."""
+    cases.apply(conn, event)

@@ -1,0 +1,76 @@
+"""`antt bench` at a small scale: every stage's counts equal the generated country's, no errors.
+
+Real processes, nats-server and SQLite files, as the bench runs them; timings are never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from antt.bench.country import generate, official_communes
+from antt.bench.report import markdown, update_docs, write_outputs
+from antt.bench.runner import Options, run
+
+pytestmark = pytest.mark.e2e
+
+SCALE = 0.01
+RUN_SCALE = 0.005  # 1,000 units in the 34-commune minimum: the stack under a minute on an idle machine
+YEAR_UNITS = 150
+
+
+def test_country_is_deterministic_official_and_proportional() -> None:
+    a, b = generate(SCALE, seed=7), generate(SCALE, seed=7)
+    assert a.units == b.units
+    assert generate(SCALE, seed=8).units != a.units
+    official = {c.code: c.province_code for c in official_communes()}
+    assert all(official[u.commune_code] == u.province_code for u in a.units)
+    assert len(a.per_province()) == 34
+    assert len({u.code for u in a.units}) == len(a.units) == 2_000
+    types = a.per_type()
+    assert types["xa_phuong"] == len(a.communes)
+    assert types["khu_dan_cu"] > types["co_quan"] > types["doanh_nghiep"] > types["co_so_giao_duc"]
+
+
+def test_bench_smoke_counts_match_and_nothing_fails(tmp_path: Path) -> None:
+    result = run(Options(scale=RUN_SCALE, clients=10, query_calls=20, limit_count=300, reference_tree="none",
+                         year_units=YEAR_UNITS))
+    units = len(generate(RUN_SCALE).units)
+    by_name = {m.name: m for m in result.stages}
+    failed = [(m.name, m.note, m.checks) for m in result.stages if m.status == "failed" or not m.correct]
+    assert not failed
+    commands = by_name["registry import, gRPC RegisterUnit (commands)"]
+    assert (commands.count, commands.errors) == (units, 0)
+    visible = by_name["registry import, visible in replica + reporting (end to end)"]
+    assert visible.checks and all(visible.checks.values())
+    year_commands = by_name["full year, single-unit commands (4 per unit)"]
+    year = by_name["full year end to end, until reporting's rollup is final"]
+    sampled = result.summary["year_units"]
+    assert YEAR_UNITS <= sampled < units
+    assert (year.count, year.errors, year_commands.errors) == (sampled, 0, 0)
+    assert year_commands.count == 4 * sampled
+    assert year.checks and all(year.checks.values())
+    rebuild = by_name["rebuild reporting from the stream (empty database)"]
+    assert rebuild.count is not None and rebuild.count >= units + year_commands.count
+    assert rebuild.checks and all(rebuild.checks.values())
+    rollups = [m for m in result.stages if m.name.startswith("rollup ")]
+    assert rollups and all(m.count == 20 and m.errors == 0 for m in rollups)
+    memory = [m for m in result.stages if m.name.startswith("peak RSS")]
+    assert {m.name for m in memory} >= {"peak RSS registry", "peak RSS assessment", "peak RSS reporting"}
+    assert all(m.value and m.value > 0 for m in memory)
+    for key in ("js_publish_seq", "js_publish_async", "js_pull_consume", "sqlite_insert"):
+        assert result.limits[key].count and result.limits[key].value
+    assert result.correct
+
+    json_path, md_path, table = write_outputs(tmp_path / "out", result.summary, result.stages, result.limits)
+    data = json.loads(json_path.read_text(encoding="utf-8"))
+    assert data["summary"]["units"] == units and len(data["stages"]) == len(result.stages)
+    assert table == markdown(result.summary, result.stages, result.limits) and table in md_path.read_text()
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text("# Benchmarks\n\nHand-written text stays.\n", encoding="utf-8")
+    update_docs(docs, result.summary, table)
+    update_docs(docs, result.summary, table)  # replaces its own section, never appends twice
+    text = docs.read_text(encoding="utf-8")
+    assert "Hand-written text stays." in text and text.count(f"<!-- bench:sqlite:S{RUN_SCALE}:begin -->") == 1
