@@ -165,7 +165,8 @@ class Unit(ChainedAggregate):
             details.household_count(self.unit_type, household_count)
         if tax_code is not None:
             details.tax_code(self.unit_type, tax_code)
-        if name is None and managing_authority is None and contact_email is None and contact_webhook is None:
+        only_details = household_count is not None or tax_code is not None
+        if only_details and (name, managing_authority, contact_email, contact_webhook) == (None, None, None, None):
             self.declare_details(actor, household_count, tax_code)
             return
         changes = {

@@ -162,3 +162,22 @@ def test_import_dry_run_reports_bad_details_per_row_and_column_then_a_good_file_
     assert good.problems == [] and good.commit() == 2
     units = {u.code: u for u in app.catalog.units()}
     assert units["K-1"].household_count == 1234 and units["D-2"].tax_code == "0101234567-002"
+
+
+def test_details_survive_a_reopened_store(database_urls: dict[str, str]) -> None:
+    app = Registry(database_urls["registry"])
+    try:
+        village = app.register_unit("KDC-1", "Thôn Đông", "khu_dan_cu", "31", "11948", OFFICER, D1,
+                                    household_count=215)
+        firm = app.register_unit("DN-1", "Công ty A", "doanh_nghiep", "31", "11948", OFFICER, D1,
+                                 tax_code="0101234567-001")
+        app.update_unit(firm.id, OFFICER, tax_code="0101234567")
+    finally:
+        app.close()
+    again = Registry(database_urls["registry"])
+    try:
+        assert again.get_unit(village.id).household_count == 215
+        assert (again.get_unit(firm.id).tax_code, again.get_unit(firm.id).household_count) == ("0101234567", None)
+        assert again.verify_chains() == []
+    finally:
+        again.close()
