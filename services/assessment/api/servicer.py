@@ -13,12 +13,14 @@ from google.protobuf import any_pb2
 from antt.assessment.v1 import assessment_service_pb2 as pb
 from antt.assessment.v1 import assessment_service_pb2_grpc as pb_grpc
 from antt.actor import Actor
+from antt.auth.authz import requires
 from antt.contracts.meta import actor_from_pb, actor_pb
 from antt.errors import InvalidArgumentError, NotFoundError, parse_enum
 from antt.grpcx.auth import effective_actor
 from antt.grpcx.errors import map_domain_errors
 from services.assessment import case_queries
 from services.assessment.api import converters as cv
+from services.assessment.api import jurisdiction as j
 from services.assessment.application import Assessments
 from services.assessment.domain.assessment_case import AssessmentCase
 from services.assessment.domain.classification import Classification
@@ -39,9 +41,12 @@ def _actor(request: Any) -> Actor:
 class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
     """Thin adapter from gRPC to the Assessments application and the unit replica."""
 
+    authz_service = "assessment"
+
     def __init__(self, app: Assessments, engine: sa.Engine) -> None:
         self.app = app
         self.engine = engine
+        self.authz_resolver = j.ReplicaResolver(app, engine)
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(fn, *args, **kwargs)
@@ -70,17 +75,20 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(unit_replica)).scalar() or 0)
 
+    @requires(j.UNIT_READ)
     @map_domain_errors
     async def GetReplicatedUnit(self, request: pb.GetReplicatedUnitRequest, context: grpc.aio.ServicerContext
                                 ) -> pb.ReplicatedUnit:
         return await self._run(self._replicated, request.unit_id)
 
+    @requires(j.NATIONAL_READ)
     @map_domain_errors
     async def CountReplicatedUnits(self, request: pb.CountReplicatedUnitsRequest,
                                    context: grpc.aio.ServicerContext) -> pb.CountReplicatedUnitsResponse:
         return pb.CountReplicatedUnitsResponse(units=await self._run(self._count))
 
     # -- case commands --------------------------------------------------------------------------
+    @requires(j.UNIT_SELF_WRITE)
     @map_domain_errors
     async def RegisterCase(self, request: pb.RegisterCaseRequest, context: grpc.aio.ServicerContext) -> pb.Case:
         unit_id = cv.parse_uuid(request.unit_id, "unit_id")
@@ -90,6 +98,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                                cv.parse_date(request.effective_date, "effective_date"))
         return cv.case_to_pb(case)
 
+    @requires(j.CASE_SELF_WRITE)
     @map_domain_errors
     async def RecordSelfAssessment(self, request: pb.RecordSelfAssessmentRequest,
                                    context: grpc.aio.ServicerContext) -> pb.Case:
@@ -99,6 +108,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                                cv.evidence_from_pb(request.documents))
         return cv.case_to_pb(case)
 
+    @requires(j.CASE_SELF_WRITE)
     @map_domain_errors
     async def SubmitCase(self, request: pb.SubmitCaseRequest, context: grpc.aio.ServicerContext) -> pb.Case:
         case_id = cv.parse_uuid(request.case_id, "case_id")
@@ -106,6 +116,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                                _actor(request), cv.parse_date(request.effective_date, "effective_date"))
         return cv.case_to_pb(case)
 
+    @requires(j.CASE_WRITE)
     @map_domain_errors
     async def AppraiseCase(self, request: pb.AppraiseCaseRequest, context: grpc.aio.ServicerContext) -> pb.Case:
         case_id = cv.parse_uuid(request.case_id, "case_id")
@@ -114,6 +125,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                                request.return_reason)
         return cv.case_to_pb(case)
 
+    @requires(j.DECIDE_CASES)
     @map_domain_errors
     async def DecideCases(self, request: pb.DecideCasesRequest, context: grpc.aio.ServicerContext
                           ) -> pb.DecideCasesResponse:
@@ -130,6 +142,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
         cases = await self._run(self.app.decide_many, outcomes, decision, _actor(request), digests)
         return pb.DecideCasesResponse(cases=[cv.case_to_pb(c) for c in cases])
 
+    @requires(j.CASE_WRITE)
     @map_domain_errors
     async def RevokeRecognition(self, request: pb.RevokeRecognitionRequest,
                                 context: grpc.aio.ServicerContext) -> pb.Case:
@@ -139,6 +152,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                                cv.parse_date(request.effective_date, "effective_date"))
         return cv.case_to_pb(case)
 
+    @requires(j.CASE_WRITE)
     @map_domain_errors
     async def CloseCase(self, request: pb.CloseCaseRequest, context: grpc.aio.ServicerContext) -> pb.Case:
         case_id = cv.parse_uuid(request.case_id, "case_id")
@@ -148,6 +162,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
         return cv.case_to_pb(case)
 
     # -- classification and exemplary -----------------------------------------------------------
+    @requires(j.UNIT_WRITE)
     @map_domain_errors
     async def ProposeClassification(self, request: pb.ProposeClassificationRequest,
                                     context: grpc.aio.ServicerContext) -> pb.Classification:
@@ -157,6 +172,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                             cv.parse_date(request.effective_date, "effective_date"))
         return self._classification_pb(c)
 
+    @requires(j.CLASSIFICATION_WRITE)
     @map_domain_errors
     async def DecideClassification(self, request: pb.DecideClassificationRequest,
                                    context: grpc.aio.ServicerContext) -> pb.Classification:
@@ -166,6 +182,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                             _actor(request), items)
         return self._classification_pb(c)
 
+    @requires(j.CLASSIFICATION_WRITE)
     @map_domain_errors
     async def Reclassify(self, request: pb.ReclassifyRequest, context: grpc.aio.ServicerContext
                          ) -> pb.Classification:
@@ -175,6 +192,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                             cv.parse_date(request.effective_date, "effective_date"))
         return self._classification_pb(c)
 
+    @requires(j.UNIT_WRITE)
     @map_domain_errors
     async def DesignateExemplary(self, request: pb.DesignateExemplaryRequest,
                                  context: grpc.aio.ServicerContext) -> pb.ExemplaryDesignation:
@@ -184,6 +202,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                             _actor(request))
         return cv.designation_to_pb(d)
 
+    @requires(j.DESIGNATION_WRITE)
     @map_domain_errors
     async def WithdrawExemplary(self, request: pb.WithdrawExemplaryRequest,
                                 context: grpc.aio.ServicerContext) -> pb.ExemplaryDesignation:
@@ -201,6 +220,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                                        field=field)
         return kind.create_id(cv.parse_uuid(unit_id, "unit_id"), cv.parse_year(year))
 
+    @requires(j.CASE_READ)
     @map_domain_errors
     async def GetCase(self, request: pb.GetCaseRequest, context: grpc.aio.ServicerContext) -> pb.Case:
         case_id = self._aggregate_id(request.case_id, "case_id", request.unit_id, request.year, AssessmentCase)
@@ -211,6 +231,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
             return cv.case_to_pb(case)
         return cv.case_to_pb(await self._run(self.app.get_case, case_id))
 
+    @requires(j.CLASSIFICATION_READ)
     @map_domain_errors
     async def GetClassification(self, request: pb.GetClassificationRequest,
                                 context: grpc.aio.ServicerContext) -> pb.Classification:
@@ -224,6 +245,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
             c = await self._run(self.app.get_classification, cid)
         return self._classification_pb(c)
 
+    @requires(j.LIST_READ)
     @map_domain_errors
     async def ListCases(self, request: pb.ListCasesRequest, context: grpc.aio.ServicerContext
                         ) -> pb.ListCasesResponse:
@@ -238,6 +260,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
             reply.next_page_token = cv.encode_token(page.next_index)
         return reply
 
+    @requires(j.HISTORY_READ)
     @map_domain_errors
     async def GetHistory(self, request: pb.GetHistoryRequest, context: grpc.aio.ServicerContext
                          ) -> pb.GetHistoryResponse:
@@ -259,12 +282,14 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                 event.payload.CopyFrom(packed)
         return reply
 
+    @requires(j.CASE_EXPLAIN)
     @map_domain_errors
     async def ExplainCase(self, request: pb.ExplainCaseRequest, context: grpc.aio.ServicerContext
                           ) -> pb.Explanation:
         case_id = cv.parse_uuid(request.case_id, "case_id")
         return cv.explanation_to_pb(await self._run(self.app.explain, case_id))
 
+    @requires(j.COMMUNE_READ)
     @map_domain_errors
     async def GetCommuneCoverage(self, request: pb.GetCommuneCoverageRequest,
                                  context: grpc.aio.ServicerContext) -> pb.CommuneCoverage:

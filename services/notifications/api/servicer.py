@@ -9,11 +9,13 @@ from typing import Any
 import grpc
 from sqlalchemy.engine import Engine
 
+from antt.auth.authz import requires
 from antt.errors import InvalidArgumentError
 from antt.grpcx.errors import map_domain_errors
 from antt.notifications.v1 import notifications_service_pb2 as pb
 from antt.notifications.v1 import notifications_service_pb2_grpc as pb_grpc
 from services.notifications import feed, preview, projections, queries
+from services.notifications.api import jurisdiction as authz
 from services.notifications.domain import ical
 from services.notifications.domain.schedule import VIETNAM
 from services.notifications.scanner import Scanner
@@ -81,10 +83,13 @@ def _delivery_pb(row: dict[str, Any]) -> pb.Delivery:
 class NotificationsServicer(pb_grpc.NotificationsServiceServicer):
     """Deadlines, overdue units and the ledger of one jurisdiction; scans on demand."""
 
+    authz_service = "notifications"
+
     def __init__(self, engine: Engine, scanner: Scanner) -> None:
         self.engine = engine
         self.scanner = scanner
         self.working = scanner.working
+        self.authz_resolver = authz.ReplicaResolver(engine)
 
     def _today(self) -> date:
         return self.scanner.clock.now().astimezone(VIETNAM).date()
@@ -93,11 +98,13 @@ class NotificationsServicer(pb_grpc.NotificationsServiceServicer):
         with self.engine.connect() as conn:
             return projections.recipient_count(conn)
 
+    @requires(authz.NATIONAL_READ)
     @map_domain_errors
     async def GetRecipientCount(self, request: pb.GetRecipientCountRequest, context: grpc.aio.ServicerContext
                                 ) -> pb.GetRecipientCountResponse:
         return pb.GetRecipientCountResponse(units=await asyncio.to_thread(self._count))
 
+    @requires(authz.AREA_READ)
     @map_domain_errors
     async def ListUpcomingDeadlines(self, request: pb.ListUpcomingDeadlinesRequest,
                                     context: grpc.aio.ServicerContext) -> pb.ListUpcomingDeadlinesResponse:
@@ -107,6 +114,7 @@ class NotificationsServicer(pb_grpc.NotificationsServiceServicer):
                                         j.province_code, j.commune_code, start, request.days or 60)
         return pb.ListUpcomingDeadlinesResponse(deadlines=[_deadline_pb(v) for v in views[:request.limit or 1000]])
 
+    @requires(authz.AREA_READ)
     @map_domain_errors
     async def ListOverdue(self, request: pb.ListOverdueRequest, context: grpc.aio.ServicerContext
                           ) -> pb.ListOverdueResponse:
@@ -116,6 +124,7 @@ class NotificationsServicer(pb_grpc.NotificationsServiceServicer):
                                         j.province_code, j.commune_code, as_of)
         return pb.ListOverdueResponse(overdue=[_deadline_pb(v) for v in views[:request.limit or 1000]])
 
+    @requires(authz.AREA_READ)
     @map_domain_errors
     async def ListDeliveries(self, request: pb.ListDeliveriesRequest, context: grpc.aio.ServicerContext
                              ) -> pb.ListDeliveriesResponse:
@@ -124,13 +133,13 @@ class NotificationsServicer(pb_grpc.NotificationsServiceServicer):
                                        request.status, request.limit or 1000)
         return pb.ListDeliveriesResponse(deliveries=[_delivery_pb(r) for r in rows])
 
+    @requires(authz.RUN_SCAN)
     @map_domain_errors
     async def RunScan(self, request: pb.RunScanRequest, context: grpc.aio.ServicerContext) -> pb.RunScanResponse:
         r = await asyncio.to_thread(self.scanner.scan)
         return pb.RunScanResponse(at=r.at.isoformat(), due=r.due, sent=r.sent, failed=r.failed, skipped=r.skipped)
 
-
-
+    @requires(authz.UNIT_READ)
     @map_domain_errors
     async def GetUnitCalendar(self, request: pb.GetUnitCalendarRequest, context: grpc.aio.ServicerContext
                               ) -> pb.GetUnitCalendarResponse:
@@ -141,6 +150,7 @@ class NotificationsServicer(pb_grpc.NotificationsServiceServicer):
                                               request.include_past)
         return pb.GetUnitCalendarResponse(content_type=ical.CONTENT_TYPE, body=body, events=count)
 
+    @requires(authz.NATIONAL_READ)
     @map_domain_errors
     async def PreviewSends(self, request: pb.PreviewSendsRequest, context: grpc.aio.ServicerContext
                            ) -> pb.PreviewSendsResponse:
@@ -152,6 +162,7 @@ class NotificationsServicer(pb_grpc.NotificationsServiceServicer):
         return pb.PreviewSendsResponse(at=found.at.isoformat(), sends=[_planned_pb(p) for p in found.sends],
                                        already_claimed=found.already_claimed)
 
+    @requires(authz.OBLIGATIONS_READ)
     @map_domain_errors
     async def ListObligations(self, request: pb.ListObligationsRequest, context: grpc.aio.ServicerContext
                               ) -> pb.ListObligationsResponse:

@@ -7,9 +7,12 @@ from datetime import date
 
 import grpc
 
+from antt.auth.authz import requires
 from antt.contracts.meta import actor_from_pb
+from antt.grpcx.auth import effective_actor
 from antt.grpcx.errors import map_domain_errors
 from antt.registry.v1 import registry_service_pb2 as pb
+from services.registry.api.jurisdiction import AREA_READ, AREA_WRITE
 from services.registry.api.converters import (area_to_pb, decode_token, encode_token, node_to_pb, page_size,
                                               parse_date, required_date)
 from services.registry.application import Registry
@@ -23,32 +26,36 @@ class AreaEndpoints:
 
     app: Registry
 
+    @requires(AREA_WRITE)
     @map_domain_errors
     async def CreateArea(self, request: pb.CreateAreaRequest, context: grpc.aio.ServicerContext) -> pb.Area:
         effective = parse_date(request.effective_date, "effective_date")
         area = await asyncio.to_thread(
             self.app.create_area, request.level, request.code, request.name, request.kind, request.parent_code,
-            effective, request.legal_basis, actor_from_pb(request.actor), request.parent_level or None)
+            effective, request.legal_basis, effective_actor(actor_from_pb(request.actor)), request.parent_level or None)
         return area_to_pb(area)
 
+    @requires(AREA_WRITE)
     @map_domain_errors
     async def RenameArea(self, request: pb.RenameAreaRequest, context: grpc.aio.ServicerContext) -> pb.Area:
         effective = required_date(request.effective_date, "effective_date")
         area = await asyncio.to_thread(
             self.app.rename_area, request.level, request.code, request.name, effective, request.legal_basis,
-            actor_from_pb(request.actor), request.kind or None)
+            effective_actor(actor_from_pb(request.actor)), request.kind or None)
         return area_to_pb(area)
 
+    @requires(AREA_WRITE)
     @map_domain_errors
     async def MergeAreas(self, request: pb.MergeAreasRequest, context: grpc.aio.ServicerContext) -> pb.Area:
         effective = required_date(request.effective_date, "effective_date")
         area = await asyncio.to_thread(
             lambda: self.app.merge_areas(
                 request.level, list(request.source_codes), request.target_code, effective, request.legal_basis,
-                actor_from_pb(request.actor), new_name=request.new_name, new_kind=request.new_kind,
+                effective_actor(actor_from_pb(request.actor)), new_name=request.new_name, new_kind=request.new_kind,
                 parent_code=request.parent_code, parent_level=request.parent_level or None))
         return area_to_pb(area)
 
+    @requires(AREA_WRITE)
     @map_domain_errors
     async def SplitArea(self, request: pb.SplitAreaRequest, context: grpc.aio.ServicerContext
                         ) -> pb.SplitAreaResponse:
@@ -57,25 +64,29 @@ class AreaEndpoints:
         parts = await asyncio.to_thread(
             lambda: self.app.split_area(
                 request.level, request.source_code, targets, effective, request.legal_basis,
-                actor_from_pb(request.actor), continues=request.continues, parent_code=request.parent_code,
+                effective_actor(actor_from_pb(request.actor)), continues=request.continues,
+                parent_code=request.parent_code,
                 parent_level=request.parent_level or None))
         return pb.SplitAreaResponse(areas=[area_to_pb(a) for a in parts])
 
+    @requires(AREA_WRITE)
     @map_domain_errors
     async def ReparentArea(self, request: pb.ReparentAreaRequest, context: grpc.aio.ServicerContext) -> pb.Area:
         effective = required_date(request.effective_date, "effective_date")
         area = await asyncio.to_thread(
             self.app.reparent_area, request.level, request.code, request.parent_code, effective, request.legal_basis,
-            actor_from_pb(request.actor), request.parent_level or None)
+            effective_actor(actor_from_pb(request.actor)), request.parent_level or None)
         return area_to_pb(area)
 
+    @requires(AREA_WRITE)
     @map_domain_errors
     async def AbolishArea(self, request: pb.AbolishAreaRequest, context: grpc.aio.ServicerContext) -> pb.Area:
         effective = required_date(request.effective_date, "effective_date")
         area = await asyncio.to_thread(self.app.abolish_area, request.level, request.code, effective,
-                                       request.legal_basis, actor_from_pb(request.actor))
+                                       request.legal_basis, effective_actor(actor_from_pb(request.actor)))
         return area_to_pb(area)
 
+    @requires(AREA_READ)
     @map_domain_errors
     async def GetArea(self, request: pb.GetAreaRequest, context: grpc.aio.ServicerContext) -> pb.Area:
         on = parse_date(request.as_of, "as_of")
@@ -84,6 +95,7 @@ class AreaEndpoints:
             raise area_not_in_force(area.code, on, field="as_of")
         return area_to_pb(area, on)
 
+    @requires(AREA_READ)
     @map_domain_errors
     async def ListAreas(self, request: pb.ListAreasRequest, context: grpc.aio.ServicerContext
                         ) -> pb.ListAreasResponse:
@@ -106,6 +118,7 @@ class AreaEndpoints:
             return reply
         return await asyncio.to_thread(run)
 
+    @requires(AREA_READ)
     @map_domain_errors
     async def ResolveAreaCode(self, request: pb.ResolveAreaCodeRequest, context: grpc.aio.ServicerContext
                               ) -> pb.ResolveAreaCodeResponse:

@@ -12,10 +12,13 @@ from google.protobuf.message import Message
 from grpc_status import rpc_status
 
 from antt.actor import SYSTEM, Actor
+from antt.auth.authz import Permission, authorised_in_body, authorize
 from antt.contracts.meta import actor_from_pb
 from antt.errors import DomainError
+from antt.grpcx.auth import effective_actor
 from antt.grpcx.errors import to_status
 from antt.registry.v1 import registry_service_pb2 as pb
+from services.registry.api.jurisdiction import AREA_WRITE, IMPORT_ROW, IMPORT_UNITS
 from services.registry.application import Registry
 from services.registry.importing.areas import AreaImport
 from services.registry.importing.errors import RowProblem
@@ -56,33 +59,44 @@ class ImportEndpoint:
 
     app: Registry
 
+    async def _allow(self, context: grpc.aio.ServicerContext, perm: Permission, request: Any, method: str) -> None:
+        await authorize(context, perm, request, getattr(self, "authz_resolver", None), "registry", method)
+
+    @authorised_in_body
     async def ImportUnits(self, request_iterator: AsyncIterator[pb.ImportUnitsRequest],
                           context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ImportUnitsProgress]:
-        async for progress in self._import(request_iterator, context, UnitImport, UNIT_FIELDS, "units"):
+        async for progress in self._import(request_iterator, context, UnitImport, UNIT_FIELDS, "units",
+                                           "ImportUnits"):
             yield progress
 
+    @authorised_in_body
     async def ImportAreas(self, request_iterator: AsyncIterator[pb.ImportAreasRequest],
                           context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ImportUnitsProgress]:
-        async for progress in self._import(request_iterator, context, AreaImport, AREA_FIELDS, "areas"):
+        async for progress in self._import(request_iterator, context, AreaImport, AREA_FIELDS, "areas",
+                                           "ImportAreas"):
             yield progress
 
     async def _import(self, request_iterator: AsyncIterator[Any], context: grpc.aio.ServicerContext,
                       start: Callable[[Registry, Actor, dict[str, str]], Session], fields: tuple[str, ...],
-                      what: str) -> AsyncIterator[pb.ImportUnitsProgress]:
+                      what: str, method: str) -> AsyncIterator[pb.ImportUnitsProgress]:
         session: Session | None = None
         dry_run, total = False, 0
         try:
             async for request in request_iterator:
                 if session is None:
+                    await self._allow(context, IMPORT_UNITS if what == "units" else AREA_WRITE, request, method)
                     dry_run, total = request.dry_run, request.total_rows
-                    session = await asyncio.to_thread(start, self.app, actor_from_pb(request.actor),
+                    session = await asyncio.to_thread(start, self.app, effective_actor(actor_from_pb(request.actor)),
                                                       dict(request.columns))
+                if what == "units":  # every row must lie within the caller's jurisdiction
+                    for row in request.rows:
+                        await self._allow(context, IMPORT_ROW, row, method)
                 rows = [row_from_pb(r, fields) for r in request.rows]
                 await asyncio.to_thread(session.check, rows)
                 yield pb.ImportUnitsProgress(rows_checked=session.checked, total_rows=total,
                                              bad_rows=len(session.problems), dry_run=dry_run)
             if session is None:  # an empty stream
-                session = await asyncio.to_thread(start, self.app, SYSTEM, {})
+                session = await asyncio.to_thread(start, self.app, effective_actor(SYSTEM), {})
             final = pb.ImportUnitsProgress(rows_checked=session.checked, total_rows=total,
                                            bad_rows=len(session.problems), done=True, dry_run=dry_run,
                                            errors=[problem_to_pb(p) for p in session.problems])

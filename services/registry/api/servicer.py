@@ -8,8 +8,10 @@ from uuid import UUID
 
 import grpc
 
+from antt.auth.authz import requires
 from antt.contracts.meta import actor_from_pb
 from antt.errors import InvalidArgumentError
+from antt.grpcx.auth import effective_actor
 from antt.grpcx.errors import map_domain_errors
 from antt.registry.v1 import registry_service_pb2 as pb
 from antt.registry.v1 import registry_service_pb2_grpc as pb_grpc
@@ -18,6 +20,8 @@ from services.registry.api.converters import (STATUS_CLOSED, STATUS_OPEN, decode
                                               history_entry_to_pb, page_size, parse_date, parse_uuid, place_to_pb,
                                               required_date, unit_to_pb)
 from services.registry.api.import_endpoint import ImportEndpoint
+from services.registry.api.jurisdiction import (FACTS, LIST_UNITS, MOVE, REGISTER, UNIT_HISTORY, UNIT_READ,
+                                                UNIT_SELF_WRITE, UNIT_WRITE, UnitDirectory)
 from services.registry.application import Registry
 
 STATUS_FILTERS = {"": "open", STATUS_OPEN: "open", STATUS_CLOSED: "closed", "tat_ca": "all", "all": "all",
@@ -37,8 +41,11 @@ def _choice(value: str, choices: dict[str, object], field: str, label_vi: str) -
 class RegistryServicer(AreaEndpoints, ImportEndpoint, pb_grpc.RegistryServiceServicer):
     """Thin adapter from gRPC to the Registry application."""
 
+    authz_service = "registry"
+
     def __init__(self, app: Registry) -> None:
         self.app = app
+        self.authz_resolver = UnitDirectory(app)
 
     async def _unit_reply(self, unit_id: UUID, on: date | None = None) -> pb.Unit:
         def build() -> pb.Unit:
@@ -46,6 +53,7 @@ class RegistryServicer(AreaEndpoints, ImportEndpoint, pb_grpc.RegistryServiceSer
             return unit_to_pb(unit, on, self.app.catalog.histories())
         return await asyncio.to_thread(build)
 
+    @requires(REGISTER)
     @map_domain_errors
     async def RegisterUnit(self, request: pb.RegisterUnitRequest, context: grpc.aio.ServicerContext
                            ) -> pb.RegisterUnitResponse:
@@ -53,16 +61,18 @@ class RegistryServicer(AreaEndpoints, ImportEndpoint, pb_grpc.RegistryServiceSer
         facts = facts_from_pb(request.facts) if request.HasField("facts") else None
         unit = await asyncio.to_thread(
             self.app.register_unit, request.code, request.name, request.unit_type, request.province_code,
-            request.commune_code, actor_from_pb(request.actor), effective, facts=facts,
+            request.commune_code, effective_actor(actor_from_pb(request.actor)), effective, facts=facts,
             household_count=request.household_count if request.HasField("household_count") else None,
             tax_code=request.tax_code if request.HasField("tax_code") else None)
         return pb.RegisterUnitResponse(unit_id=str(unit.id), version=unit.version)
 
+    @requires(UNIT_READ)
     @map_domain_errors
     async def GetUnit(self, request: pb.GetUnitRequest, context: grpc.aio.ServicerContext) -> pb.Unit:
         unit_id = parse_uuid(request.unit_id, "unit_id")
         return await self._unit_reply(unit_id, parse_date(request.as_of, "as_of"))
 
+    @requires(UNIT_SELF_WRITE)
     @map_domain_errors
     async def UpdateUnit(self, request: pb.UpdateUnitRequest, context: grpc.aio.ServicerContext) -> pb.Unit:
         unit_id = parse_uuid(request.unit_id, "unit_id")
@@ -71,34 +81,39 @@ class RegistryServicer(AreaEndpoints, ImportEndpoint, pb_grpc.RegistryServiceSer
                    if request.HasField(f)}
         if not changes:
             raise InvalidArgumentError("Không có thay đổi nào", "nothing to change", field="name")
-        await asyncio.to_thread(self.app.update_unit, unit_id, actor_from_pb(request.actor), **changes)
+        await asyncio.to_thread(self.app.update_unit, unit_id, effective_actor(actor_from_pb(request.actor)), **changes)
         return await self._unit_reply(unit_id)
 
+    @requires(FACTS)
     @map_domain_errors
     async def DeclareEligibilityFacts(self, request: pb.DeclareEligibilityFactsRequest,
                                       context: grpc.aio.ServicerContext) -> pb.Unit:
         unit_id = parse_uuid(request.unit_id, "unit_id")
         effective = parse_date(request.effective_date, "effective_date") or date.today()
         await asyncio.to_thread(self.app.declare_eligibility_facts, unit_id, facts_from_pb(request.facts),
-                                effective, actor_from_pb(request.actor))
+                                effective, effective_actor(actor_from_pb(request.actor)))
         return await self._unit_reply(unit_id, max(effective, date.today()))
 
+    @requires(MOVE)
     @map_domain_errors
     async def MoveUnit(self, request: pb.MoveUnitRequest, context: grpc.aio.ServicerContext) -> pb.Unit:
         unit_id = parse_uuid(request.unit_id, "unit_id")
         effective = required_date(request.effective_date, "effective_date")
         await asyncio.to_thread(self.app.move_unit, unit_id, request.province_code, request.commune_code, effective,
-                                actor_from_pb(request.actor))
+                                effective_actor(actor_from_pb(request.actor)))
         return await self._unit_reply(unit_id, max(effective, date.today()))
 
+    @requires(UNIT_WRITE)
     @map_domain_errors
     async def CloseUnit(self, request: pb.CloseUnitRequest, context: grpc.aio.ServicerContext) -> pb.Unit:
         unit_id = parse_uuid(request.unit_id, "unit_id")
         effective = required_date(request.effective_date, "effective_date")
-        await asyncio.to_thread(self.app.close_unit, unit_id, request.reason, effective, actor_from_pb(request.actor),
+        await asyncio.to_thread(self.app.close_unit, unit_id, request.reason, effective,
+                                effective_actor(actor_from_pb(request.actor)),
                                 request.successor_code)
         return await self._unit_reply(unit_id, max(effective, date.today()))
 
+    @requires(LIST_UNITS)
     @map_domain_errors
     async def ListUnits(self, request: pb.ListUnitsRequest, context: grpc.aio.ServicerContext
                         ) -> pb.ListUnitsResponse:
@@ -119,6 +134,7 @@ class RegistryServicer(AreaEndpoints, ImportEndpoint, pb_grpc.RegistryServiceSer
             return reply
         return await asyncio.to_thread(run)
 
+    @requires(UNIT_HISTORY)
     @map_domain_errors
     async def GetUnitHistory(self, request: pb.GetUnitHistoryRequest, context: grpc.aio.ServicerContext
                              ) -> pb.GetUnitHistoryResponse:
