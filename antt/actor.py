@@ -24,5 +24,7 @@ class Actor:
         return cls(data["id"], data["role"], data["tier"], data.get("jurisdiction", ""))
 
 
-# Used by the demo loader, the tests and the dev tools until tokens (issue 7) name the caller.
-SYSTEM = Actor(id="service:antt", role="service", tier="national")
+# The actor of what antt does by itself (reference data, scheduled work, unauthenticated calls when
+# tokens are optional). Its tier is antt.auth.principal.Tier.BO (that module imports this one);
+# events recorded before the tier names were unified carry "national", which still reads as the Ministry.
+SYSTEM = Actor(id="service:antt", role="service", tier="bo")

@@ -150,6 +150,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     return run_import(args.file, dry_run=args.dry_run, target=args.registry, what=args.what)
 
 
+def cmd_console(_args: argparse.Namespace) -> int:
+    """Serve the operator console (services/console) on ANTT_CONSOLE_PORT."""
+    from services.console.app import run
+
+    return run()
+
+
 def cmd_gen_proto(_args: argparse.Namespace) -> int:
     """Generate code from proto/."""
     from antt.contracts import gen
@@ -209,6 +216,7 @@ def parser() -> argparse.ArgumentParser:
     from antt.auth import cli as auth_cli  # token | agency | asyncapi (issue 7)
 
     auth_cli.add_parsers(sub)
+    sub.add_parser("console", help="serve the operator web console (ANTT_CONSOLE_PORT)").set_defaults(func=cmd_console)
     g = sub.add_parser("gen-proto", help="generate Python code from proto/")
     g.set_defaults(func=cmd_gen_proto)
     b = sub.add_parser("bench", help="national-scale benchmark on the embedded stack (or --postgres URL)")

@@ -50,10 +50,27 @@ COMMON_VARS: tuple[EnvVar, ...] = (
     EnvVar("ANTT_SMTP_SENDER", "antt-noreply@localhost", "From address of reminder emails"),
     EnvVar("ANTT_WEBHOOK_SECRET", "", "Secret of this deployment for the HMAC-SHA256 signature of webhooks "
            "(header X-Antt-Signature: sha256=<hex>)"),
-    EnvVar("ANTT_AUTH_REQUIRED", "false", "true: every gRPC call needs a valid bearer token; false: calls "
+    EnvVar("ANTT_AUTH_REQUIRED", "true", "true: every gRPC call needs a valid bearer token; false: calls "
            "without a token act as the system actor (a token, when sent, is still verified)"),
     EnvVar("ANTT_AUTH_KEYS_DIR", "", "Directory of the Ed25519 token keys (<kid>.key, <kid>.pub, active). "
            "Empty: $ANTT_DATA_DIR/keys, where a development key is generated on first use"),
+    EnvVar("ANTT_TOKEN", "", "Bearer token that command-line clients (antt import) send. Empty: a service "
+           "token signed with the active key of ANTT_AUTH_KEYS_DIR"),
+    EnvVar("ANTT_GRPC_MAX_MESSAGE_BYTES", str(16 * 1024 * 1024), "Largest gRPC message a server receives or "
+           "sends (bytes); larger ones fail with RESOURCE_EXHAUSTED"),
+    EnvVar("ANTT_GRPC_MAX_UNARY_BYTES", str(512 * 1024), "Largest single (not streamed) gRPC request (bytes); "
+           "kept well under NATS's 1 MiB max_payload so the events a command records can always be published; "
+           "larger ones fail with RESOURCE_EXHAUSTED"),
+    EnvVar("ANTT_MAX_STRING_LENGTH", "4096", "Longest text field (characters, after NFC normalisation) a gRPC "
+           "request may carry; longer ones fail with INVALID_ARGUMENT"),
+    EnvVar("ANTT_MAX_REPEATED", "1000", "Most elements a repeated or map field of a gRPC request may carry "
+           "(an import chunk holds at most this many rows)"),
+    EnvVar("ANTT_CONSOLE_PORT", "8080", "HTTP port of the operator console (`antt console`)"),
+    EnvVar("ANTT_CONSOLE_TARGETS", "", "gRPC addresses the console calls, e.g. registry=registry:50051,"
+           "assessment=assessment:50052,…; empty: 127.0.0.1 with each ANTT_<SERVICE>_GRPC_PORT"),
+    EnvVar("ANTT_CONSOLE_DEMO_USERS", "", "Development only: `demo` (the built-in demo users) or "
+           "user=role@jurisdiction,… that sign in with the password `demo`; the console signs their tokens "
+           "with the key in ANTT_AUTH_KEYS_DIR. Empty: sign-in with a bearer token only"),
 )
 
 
@@ -94,6 +111,9 @@ class CommonSettings:
     relay_batch: int
     relay_poll_interval: float
     log_level: str
+    auth_required: bool = True
+    auth_keys_dir: Path = Path("var/keys")
+    auth_keys_configured: bool = False  # ANTT_AUTH_KEYS_DIR set, rather than the default under the data dir
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CommonSettings:
@@ -111,12 +131,34 @@ class CommonSettings:
             relay_batch=int(_get(e, "ANTT_RELAY_BATCH")),
             relay_poll_interval=float(_get(e, "ANTT_RELAY_POLL_INTERVAL")),
             log_level=_get(e, "ANTT_LOG_LEVEL"),
+            auth_required=_get(e, "ANTT_AUTH_REQUIRED").strip().lower() in {"1", "true", "yes", "on"},
+            auth_keys_dir=Path(_get(e, "ANTT_AUTH_KEYS_DIR") or Path(_get(e, "ANTT_DATA_DIR")) / "keys"),
+            auth_keys_configured=bool(_get(e, "ANTT_AUTH_KEYS_DIR")),
         )
 
     @property
     def nats_servers(self) -> list[str]:
         """NATS URLs for clients (services fall back to the default local server)."""
         return [u.strip() for u in (self.nats_url or DEFAULT_NATS_URL).split(",") if u.strip()]
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """Limits every gRPC server enforces on incoming requests (antt.grpcx.validation)."""
+
+    max_message_bytes: int
+    max_unary_bytes: int
+    max_string_length: int
+    max_repeated: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RequestLimits:
+        """Read the limits from `env` (default: the process environment)."""
+        e = os.environ if env is None else env
+        return cls(max_message_bytes=int(_get(e, "ANTT_GRPC_MAX_MESSAGE_BYTES")),
+                   max_unary_bytes=int(_get(e, "ANTT_GRPC_MAX_UNARY_BYTES")),
+                   max_string_length=int(_get(e, "ANTT_MAX_STRING_LENGTH")),
+                   max_repeated=int(_get(e, "ANTT_MAX_REPEATED")))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import pytest
 from antt.runtime.nats_server import NatsServer
 from antt.runtime.ports import free_port
 from antt.testing import postgres
+from antt.testing.auth import AuthKit
 
 
 @pytest.fixture
@@ -44,3 +45,15 @@ def database_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[di
             yield dict(zip(services, urls, strict=True))
     except postgres.PostgresUnavailable as exc:
         pytest.fail(str(exc)) if os.environ.get("CI") == "true" else pytest.skip(str(exc))
+
+
+@pytest.fixture
+def auth_kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AuthKit:
+    """A keyring of this test; merge `.env` into a service's settings and call it with `.aio_channel()`.
+
+    ANTT_AUTH_KEYS_DIR is also set in this process's environment for code that reads it from there.
+    """
+    kit = AuthKit(tmp_path / "auth-keys")
+    for name, value in kit.env.items():
+        monkeypatch.setenv(name, value)
+    return kit

@@ -41,7 +41,9 @@ async def sample_messages(nats_url: str, stream: str, subject: str, count: int =
         sub = await nc.jetstream().pull_subscribe(subject, stream=stream,
                                                   config=ConsumerConfig(ack_policy=AckPolicy.NONE))
         msgs = await sub.fetch(count, timeout=5)
-        return [Sample(m.subject, m.data, dict(m.headers or {})) for m in msgs]
+        # The relay's ordering expectations (Nats-Expected-*) belong to the original stream, not the raw one.
+        return [Sample(m.subject, m.data, {k: v for k, v in (m.headers or {}).items()
+                                           if not k.startswith("Nats-Expected")}) for m in msgs]
     finally:
         await nc.close()
 

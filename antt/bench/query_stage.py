@@ -8,6 +8,7 @@ the RPC it needs and returns (call, check) for the country.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -65,12 +66,13 @@ async def _health(channel: grpc.aio.Channel) -> Any:
     return await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=30)
 
 
-async def timed_calls(target: str, call: Call, calls: int, concurrent: int) -> tuple[list[float], list[Any], float]:
+async def timed_calls(open_channel: Callable[[], grpc.aio.Channel], call: Call, calls: int, concurrent: int
+                      ) -> tuple[list[float], list[Any], float]:
     """`calls` calls spread over `concurrent` clients on one channel: latencies, replies, wall seconds."""
     latencies: list[float] = []
     replies: list[Any] = []
     remaining = iter(range(calls))
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with open_channel() as channel:
         await call(channel)  # warm up the connection
 
         async def client() -> None:
@@ -84,9 +86,9 @@ async def timed_calls(target: str, call: Call, calls: int, concurrent: int) -> t
         return latencies, replies, time.perf_counter() - start
 
 
-async def grpc_roundtrip_limit(target: str, calls: int) -> Measurement:
+async def grpc_roundtrip_limit(open_channel: Callable[[], grpc.aio.Channel], calls: int) -> Measurement:
     """Raw limit of a gRPC round trip on the same server: the health check, sequential."""
-    latencies, _, seconds = await timed_calls(target, _health, calls, 1)
+    latencies, _, seconds = await timed_calls(open_channel, _health, calls, 1)
     return Measurement("gRPC round trip (health Check, 1 client)", value=latency_ms(latencies)["p50"], unit="ms p50",
                        seconds=round(seconds, 2), count=len(latencies), latency_ms=latency_ms(latencies))
 
@@ -94,7 +96,7 @@ async def grpc_roundtrip_limit(target: str, calls: int) -> Measurement:
 @stage("rollups", requires=("antt.reporting.v1.ReportingService/GetUnitCounts",), title="rollup queries")
 async def rollup_queries(ctx: BenchContext) -> list[Measurement]:
     """Every registered rollup: p50/p95/p99 with one client and with several concurrent clients."""
-    target = ctx.stack.grpc_target("reporting")
+    target = functools.partial(ctx.stack.channel, "reporting")
     limits = ctx.state.setdefault("limits", {})
     limits["grpc_roundtrip"] = await grpc_roundtrip_limit(target, ctx.query_calls)
     out: list[Measurement] = []

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from antt.bench import import_stage, year_stage, query_stage, rebuild_stage  # noqa: F401  (registers, in order)
+from antt.bench import (import_stage, reminder_stage, year_stage, query_stage,  # noqa: F401  (registers, in order)
+                        replay_stage, rebuild_stage)
 from antt.bench import limits as raw
 from antt.bench.country import Country, generate
 from antt.bench.report import machine, now_iso, ratio_to

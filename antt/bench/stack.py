@@ -13,16 +13,23 @@ import sqlalchemy as sa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy.engine import Engine
 
+from antt.auth import client as auth_client
+from antt.auth import keys as auth_keys
 from antt.eventstore.persistence import create_engine
 from antt.runtime.nats_server import NatsServer
 from antt.runtime.ports import free_port
 from antt.testing.processes import ServiceProcess, service_env
 
-SERVED = ("registry", "assessment", "reporting")
+SERVED = ("registry", "assessment", "reporting", "notifications")
+# Notifications' scheduler clock: D-7 of the 31/03 deadlines (registration, plan) of the bench's year,
+# an hour after the 08:00 send time. Its own scan runs once at start (nothing registered yet) and then
+# not for a day, so the reminder-scan stage's RunScan finds every reminder of that deadline due.
+REMINDER_CLOCK = "2026-03-24T09:00:00+07:00"
+BENCH_KID = "bench-1"
 
 
 class Stack:
-    """nats-server + registry, assessment and reporting processes, with read access to their databases."""
+    """nats-server + registry, assessment, reporting and notifications processes, with read access to their databases."""
 
     def __init__(self, workdir: Path, database_urls: dict[str, str], reference_tree: str = "all") -> None:
         self.workdir = workdir
@@ -33,13 +40,25 @@ class Stack:
         self.retired_rss: dict[str, dict[str, float]] = {}  # peak memory of processes stopped during the run
         self._engines: dict[str, Engine] = {}
         self.reference_tree = reference_tree
+        self.keys_dir = workdir / "keys"
+        self.token = ""  # the bench's service token, sent on every gRPC call
+
+    def channel(self, service: str, options: list[tuple[str, Any]] | None = None) -> grpc.aio.Channel:
+        """A grpc.aio channel to a service whose every call carries the bench's bearer token."""
+        return auth_client.aio_channel(self.grpc_target(service), self.token, options)
 
     def start(self) -> None:
-        """Start nats-server and the three service processes."""
+        """Start nats-server and the service processes."""
         self.nats.start()
+        # Services require tokens (ANTT_AUTH_REQUIRED): one keyring for the stack, signed by the bench.
+        auth_keys.generate(self.keys_dir, BENCH_KID)
+        self.token = auth_client.service_token(self.keys_dir, subject="service:bench")
         overrides = {f"ANTT_{s.upper()}_DATABASE_URL": u for s, u in self.urls.items() if s in SERVED}
         self.env = service_env(self.workdir, self.nats.url, ANTT_LOG_LEVEL="WARNING", ANTT_CONSUMER_ACK_WAIT="30",
                                ANTT_REGISTRY_REFERENCE_TREE=self.reference_tree,
+                               ANTT_NOTIFICATIONS_CLOCK_START=REMINDER_CLOCK,
+                               ANTT_NOTIFICATIONS_SCAN_INTERVAL="86400",
+                               ANTT_AUTH_REQUIRED="true", ANTT_AUTH_KEYS_DIR=str(self.keys_dir),
                                **overrides)
         for service in SERVED:
             self.processes[service] = ServiceProcess(["serve", service], self.env,
@@ -52,7 +71,7 @@ class Stack:
     async def wait_serving(self, timeout: float = 60.0) -> None:
         """Until every process's gRPC health check says SERVING."""
         for service, proc in self.processes.items():
-            async with grpc.aio.insecure_channel(self.grpc_target(service)) as channel:
+            async with self.channel(service) as channel:
                 stub = health_pb2_grpc.HealthStub(channel)
                 deadline = asyncio.get_running_loop().time() + timeout
                 while True:

@@ -177,7 +177,7 @@ async def full_year(ctx: BenchContext) -> list[Measurement]:
     errors: list[str] = []
     start = time.perf_counter()
     decided = 0
-    async with grpc.aio.insecure_channel(ctx.stack.grpc_target("assessment")) as channel:
+    async with ctx.stack.channel("assessment") as channel:
         stub = pb_grpc.AssessmentServiceStub(channel)
         for group in (others, communes):  # a commune is decided once its units are
             appraised: list[tuple[Any, pb.Case]] = []
@@ -229,12 +229,3 @@ async def _wait_reporting(ctx: BenchContext, decided: int, timeout: float) -> in
         if final >= decided or time.perf_counter() > deadline:
             return final
         await asyncio.sleep(0.25)
-
-
-@stage("reminder_scan", requires=("antt.notifications.v1.NotificationsService/RunScan",),
-       title="reminder scan for one deadline over all units")
-async def reminder_scan(ctx: BenchContext) -> list[Measurement]:
-    """Not measured yet: RunScan exists, but the bench does not yet run notifications with contacts and a clock."""
-    return [Measurement("reminder scan for one deadline over all units", status="not available yet",
-                        note="NotificationsService/RunScan exists; the bench does not yet start notifications "
-                             "with unit contacts and a scheduler clock set before a deadline")]

@@ -37,6 +37,11 @@ def to_status(error: DomainError) -> status_pb2.Status:
     return status_pb2.Status(code=code, message=error.message, details=packed)
 
 
+async def abort_with(context: grpc.aio.ServicerContext, error: DomainError) -> None:
+    """End the call with the status of `error` (raises grpc's AbortError)."""
+    await context.abort_with_status(rpc_status.to_status(to_status(error)))
+
+
 def map_domain_errors(method: F) -> F:
     """Decorator for async servicer methods: DomainError -> matching status code, never INTERNAL."""
 
@@ -45,7 +50,7 @@ def map_domain_errors(method: F) -> F:
         try:
             return await method(self, request, context)
         except DomainError as error:
-            await context.abort_with_status(rpc_status.to_status(to_status(error)))
+            await abort_with(context, error)
 
     return wrapper  # type: ignore[return-value]
 

@@ -11,6 +11,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from antt.grpcx.interceptors import MetricsInterceptor
+from antt.grpcx.validation import ValidationInterceptor, server_options
+from antt.settings import RequestLimits
 
 
 @dataclass(frozen=True)
@@ -28,18 +30,24 @@ class ServerBindError(OSError):
 
 async def create_server(service: str, host: str, port: int,
                         bindings: Sequence[ServicerBinding], auth: Any = None,
+                        limits: RequestLimits | None = None,
                         ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     """Build and start the server; returns it, the bound port and its health servicer.
 
-    `auth` is an antt.auth.config.AuthConfig (default: read from ANTT_AUTH_* in the environment).
+    `auth` is an antt.auth.config.AuthConfig (default: read from ANTT_AUTH_* in the environment);
+    `limits` bound message sizes and request fields (default: ANTT_GRPC_MAX_MESSAGE_BYTES, ANTT_MAX_*).
+    Interceptors run outermost first: metrics, then authentication (an unauthenticated caller learns
+    nothing about its request's content), then request validation right before the servicer.
     """
     from antt.auth.config import AuthConfig
-    from antt.grpcx.auth import AuthInterceptor
+    from antt.grpcx.auth import OPEN_PREFIXES, AuthInterceptor
 
     auth_config = auth if auth is not None else AuthConfig.from_env()
+    request_limits = limits if limits is not None else RequestLimits.from_env()
     server = grpc.aio.server(interceptors=[
         MetricsInterceptor(service),
-        AuthInterceptor(service, auth_config.keyring(), auth_config.required)])
+        AuthInterceptor(service, auth_config.keyring(), auth_config.required),
+        ValidationInterceptor(request_limits, OPEN_PREFIXES)], options=server_options(request_limits))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for b in bindings:

@@ -15,6 +15,9 @@ from psycopg import sql
 from antt.eventstore.persistence import is_postgres, sqlite_path
 from antt.ops.errors import BackupError, BackupInvalidError, RestoreTargetNotEmptyError
 
+# An unreachable database must fail the backup or restore, not hang it.
+CONNECT_TIMEOUT_S = 10
+
 
 def _libpq_url(url: str) -> str:
     return "postgresql://" + url.split("://", 1)[1]
@@ -50,7 +53,7 @@ def _copy_out(service: str, url: str, out_dir: Path) -> dict[str, Any]:
     folder = out_dir / f"{service}.copy"
     folder.mkdir()
     tables: list[str] = []
-    with psycopg.connect(_libpq_url(url)) as conn:
+    with psycopg.connect(_libpq_url(url), connect_timeout=CONNECT_TIMEOUT_S) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         names = [r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
@@ -77,7 +80,7 @@ def store_is_empty(url: str) -> bool:
             count = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
         conn.close()
         return int(count) == 0
-    with psycopg.connect(_libpq_url(url)) as conn:
+    with psycopg.connect(_libpq_url(url), connect_timeout=CONNECT_TIMEOUT_S) as conn:
         return conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0
 
 
@@ -150,7 +153,7 @@ def _copy_in(service: str, url: str, entry: dict[str, Any], folder: Path) -> Non
     """Schema from the service's own code, then the rows by COPY, then the sequences."""
     create_schema(service, url)
     sequences = json.loads((folder / "sequences.json").read_text(encoding="utf-8"))
-    with psycopg.connect(_libpq_url(url)) as conn:
+    with psycopg.connect(_libpq_url(url), connect_timeout=CONNECT_TIMEOUT_S) as conn:
         existing = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         missing = sorted(set(entry["tables"]) - existing)
         if missing:

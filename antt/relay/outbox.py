@@ -2,8 +2,17 @@
 
 Publishing is at-least-once (a crash after the ack but before the save re-publishes); JetStream
 drops the repeat inside its duplicate window by Nats-Msg-Id "<service>:<position>", and the
-consumers' tracking rows make the effect exactly-once beyond it. Events are published one at a
-time, in position order, so subscribers see each aggregate's events in order.
+consumers' tracking rows make the effect exactly-once beyond it.
+
+A batch is pipelined: every message is sent without waiting, then the acks are awaited. Order is
+kept by the server: each message after the first of a batch carries Nats-Expected-Last-Msg-Id =
+the previous message's id, so if one is lost the ones after it are rejected rather than stored
+out of order. The cursor only advances over the unbroken prefix of acknowledged positions; the
+rest of the batch is then published one at a time (with retries and no expectation, so a message
+that was stored but whose ack was lost comes back as a duplicate), as before pipelining. The server
+checks the expectation before the duplicate window, so while the cursor is behind the stream (after
+a restart) batches go one at a time until one holds no duplicate. nats-py 2.x leaves the future of
+a refused async publish unresolved (its reply handler raises), so a refusal costs `publish_timeout`.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from google.protobuf.message import Message
 from nats.aio.client import Client
+from nats.js.api import Header
 from sqlalchemy.engine import Engine
 
 from antt import metrics
@@ -65,6 +75,8 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.publish_timeout = publish_timeout
         self._stopping = asyncio.Event()
+        self._js: Any = None  # one JetStream context: publish_async keeps its reply subscription there
+        self._one_at_a_time = False  # after a broken pipeline that met duplicates (see run_once)
         create_tables(engine, metadata)
         self.position = self.load_position()
 
@@ -99,15 +111,21 @@ class OutboxRelay:
                                      published.province_code, published.commune_code)
         return OutgoingMessage(subject, published.payload.SerializeToString(), envelope.headers_for(env))
 
-    async def publish(self, message: OutgoingMessage) -> None:
-        """Publish until JetStream acknowledges it, backing off while the server is away."""
+    def jetstream(self) -> Any:
+        """The relay's JetStream context (created once)."""
+        if self._js is None:
+            self._js = self.nc.jetstream()
+        return self._js
+
+    async def publish(self, message: OutgoingMessage) -> bool:
+        """Publish until JetStream acknowledges it, backing off while the server is away; True for a duplicate."""
         delay = 0.05
-        js = self.nc.jetstream()
+        js = self.jetstream()
         while True:
             try:
-                await js.publish(message.subject, message.data, headers=message.headers,
-                                 stream=stream_name(self.service), timeout=self.publish_timeout)
-                return
+                ack = await js.publish(message.subject, message.data, headers=message.headers,
+                                       stream=stream_name(self.service), timeout=self.publish_timeout)
+                return bool(ack.duplicate)
             except Exception as exc:  # timeouts, no responders, reconnecting: all are retried
                 metrics.RELAY_ERRORS.labels(self.service).inc()
                 log.warning("relay %s: publish of %s failed (%s); retrying in %.2fs",
@@ -124,17 +142,66 @@ class OutboxRelay:
         if not notifications:
             await self._update_lag()
             return 0
-        for n in notifications:
-            message = self.outgoing(n)
-            if message is not None:
-                await self.publish(message)
-                metrics.RELAY_PUBLISHED.labels(self.service).inc()
+        pending = [(n.id, self.outgoing(n)) for n in notifications]
+        acked = 0 if self._one_at_a_time else await self.publish_pipelined(pending)
+        if acked < len(pending):
+            duplicates = 0
+            for _, message in pending[acked:]:  # what the pipeline did not get acknowledged, in order
+                if message is not None:
+                    duplicates += await self.publish(message)
+                    metrics.RELAY_PUBLISHED.labels(self.service).inc()
+            # Duplicates mean the cursor is behind what the stream holds (a restart after the acks):
+            # the server refuses chained duplicates, so stay one at a time until a batch is all new.
+            self._one_at_a_time = duplicates > 0
         last = notifications[-1].id
         await asyncio.to_thread(self.save_position, last)
         self.position = last
         metrics.RELAY_POSITION.labels(self.service).set(last)
         await self._update_lag()
         return len(notifications)
+
+    async def publish_pipelined(self, pending: list[tuple[int, OutgoingMessage | None]]) -> int:
+        """Send a batch without waiting between messages; return how many leading entries were acknowledged."""
+        js = self.jetstream()
+        stream = stream_name(self.service)
+        futures: list[asyncio.Future[Any] | None] = []
+        previous = ""
+        try:
+            for _, message in pending:
+                if message is None:
+                    futures.append(None)
+                    continue
+                headers = dict(message.headers)
+                if previous:  # the server rejects it unless the previous message is the stream's last
+                    headers[Header.EXPECTED_LAST_MSG_ID] = previous
+                # No wait_stall: a batch stays far below nats-py's 4,000 pending publishes, and a timeout
+                # here would wrap every publish in a task and a socket write of its own.
+                futures.append(await js.publish_async(message.subject, message.data, headers=headers, stream=stream))
+                previous = message.headers[envelope.MSG_ID]
+        except Exception as exc:  # not connected, too many stalled: what was sent is awaited below
+            log.warning("relay %s: pipelined publish stopped (%s)", self.service, exc)
+        sent = [f for f in futures if f is not None]
+        if sent:
+            await asyncio.wait(sent, timeout=self.publish_timeout)
+        acked, broken = 0, False
+        for future in futures:
+            if future is not None:
+                if not future.done():
+                    future.cancel()  # frees its slot; the message is published again one at a time
+                    broken = True
+                    continue
+                if future.cancelled() or future.exception() is not None:  # exception() marks it retrieved
+                    broken = True
+                    continue
+            if not broken:
+                acked += 1
+                if future is not None:
+                    metrics.RELAY_PUBLISHED.labels(self.service).inc()
+        if broken:
+            metrics.RELAY_ERRORS.labels(self.service).inc()
+            log.warning("relay %s: %d of %d acknowledged in order; publishing the rest one at a time",
+                        self.service, acked, len(pending))
+        return acked
 
     async def _update_lag(self) -> None:
         latest = await asyncio.to_thread(self.app.recorder.max_notification_id) or 0

@@ -13,6 +13,7 @@ from nats.aio.client import Client
 from prometheus_client import start_http_server
 from sqlalchemy.engine import Engine
 
+from antt.auth.config import AuthConfig
 from antt.eventstore.application import ServiceApplication
 from antt.eventstore.persistence import create_engine
 from antt.grpcx.server import ServicerBinding, create_server
@@ -88,7 +89,8 @@ class Service:
             self._tasks.append(asyncio.create_task(self._watch_lag(), name=f"{self.name}-lag"))
         if roles.grpc:
             self._server, self.grpc_port, _ = await create_server(
-                self.name, common.bind_host, self.settings.grpc_port, self.parts.bindings)
+                self.name, common.bind_host, self.settings.grpc_port, self.parts.bindings,
+                auth=AuthConfig.from_settings(common))
         log.info("%s started (grpc %s, metrics %s)", self.name, self.grpc_port, self.settings.metrics_port)
 
     async def _watch_lag(self) -> None:

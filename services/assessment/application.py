@@ -13,6 +13,7 @@ from eventsourcing.persistence import IntegrityError, Transcoder, Transcoding
 
 from antt.actor import Actor
 from antt.eventstore.application import ServiceApplication
+from antt.eventstore.group import GroupCommit
 from services.assessment.domain.assessment_case import AssessmentCase
 from services.assessment.domain.classification import Classification, ClassificationState
 from services.assessment.domain.errors import (
@@ -58,6 +59,8 @@ class Assessments(ServiceApplication):
         self.rules = rules or load_catalogue()
         self.units: UnitDirectory = units if units is not None else StaticUnitDirectory()
         super().__init__(database_url, env)
+        # Concurrent commands share event-store transactions; a clash still fails only its own command.
+        self._group = GroupCommit(self.save)
 
     def register_transcodings(self, transcoder: Transcoder) -> None:
         """Adds the assessment value objects to the kernel's transcodings."""
@@ -68,7 +71,7 @@ class Assessments(ServiceApplication):
     def _save_changes(self, *aggregates: Any) -> None:
         """Save changed aggregates in one transaction; a version clash means someone else was first."""
         try:
-            self.save(*aggregates)
+            self._group.save(*aggregates)
         except IntegrityError:
             raise ConcurrentUpdateError() from None
 
@@ -88,7 +91,7 @@ class Assessments(ServiceApplication):
         case = AssessmentCase.register(profile, year, self.rules.for_year(year), dossier, actor,
                                        effective_date or date.today())
         try:
-            self.save(case)
+            self._group.save(case)
         except IntegrityError:
             raise SecondCaseError("hồ sơ", "case", str(unit_id), year) from None
         return case

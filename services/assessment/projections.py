@@ -63,8 +63,15 @@ def _effective(p: object) -> str:
     return meta.effective_date if meta is not None else ""
 
 
+# Statements are built once and executed with parameters: building one per event (`.values(...)` with
+# literal values) spent most of the consumer's time generating SQLAlchemy cache keys.
+_EXISTS = sa.select(unit_replica.c.unit_id).where(unit_replica.c.unit_id == sa.bindparam("target_unit_id"))
+_INSERT = unit_replica.insert()
+_UPDATE = unit_replica.update().where(unit_replica.c.unit_id == sa.bindparam("target_unit_id"))
+
+
 def _update(conn: sa.Connection, unit_id: str, **values: object) -> None:
-    done = conn.execute(unit_replica.update().where(unit_replica.c.unit_id == unit_id).values(**values))
+    done = conn.execute(_UPDATE, {"target_unit_id": unit_id, **values})
     if done.rowcount == 0:
         # the registration was never seen (replica started late): nothing to update, and nothing invented
         log.warning("assessment replica: event for unknown unit %s ignored", unit_id)
@@ -79,11 +86,11 @@ def on_registry_event(conn: sa.Connection, event: ReceivedEvent) -> None:
                       eligibility_reason=p.eligibility.reason_code,
                       eligibility_explanation_vi=p.eligibility.explanation_vi[:500],
                       last_effective_date=_effective(p))
-        exists = conn.execute(sa.select(unit_replica.c.unit_id).where(unit_replica.c.unit_id == p.unit_id)).first()
+        exists = conn.execute(_EXISTS, {"target_unit_id": p.unit_id}).first()
         if exists:
-            conn.execute(unit_replica.update().where(unit_replica.c.unit_id == p.unit_id).values(**values))
+            conn.execute(_UPDATE, {"target_unit_id": p.unit_id, **values})
         else:
-            conn.execute(unit_replica.insert().values(unit_id=p.unit_id, **values))
+            conn.execute(_INSERT, {"unit_id": p.unit_id, **values})
     elif isinstance(p, events_pb.UnitEligibilityFactsDeclared):
         _update(conn, p.unit_id, eligible=p.eligibility.eligible, eligibility_reason=p.eligibility.reason_code,
                 eligibility_explanation_vi=p.eligibility.explanation_vi[:500], last_effective_date=_effective(p))

@@ -27,6 +27,7 @@ ledger_metadata = sa.MetaData()
 
 # A listing of the ledger for queries and scans; the event store stays the truth (rows are healed
 # from it whenever a claim collides with a delivery the table does not know).
+CLAIM_CHUNK = 500  # notices saved per transaction by claim_sent
 deliveries = sa.Table(
     "notifications_deliveries", ledger_metadata,
     sa.Column("key", sa.String(400), primary_key=True),
@@ -135,28 +136,67 @@ class Notifications(ServiceApplication):
         return True
 
     # -- listing table ------------------------------------------------------------------------------
+    def claim_sent(self, claims: list[tuple[str, str, str, datetime, dict[str, Any]]], receipt: str,
+                   chunk: int = CLAIM_CHUNK) -> list[ReminderDelivery | None]:
+        """`claim(..., sent_receipt=receipt)` for many (key, channel, by, at, message), a chunk per write.
+
+        One transaction saves a whole chunk; a chunk meeting a key claimed already is claimed again
+        one by one, so each key is still claimed once and the others are not held back.
+        """
+        out: list[ReminderDelivery | None] = []
+        for first in range(0, len(claims), chunk):
+            part = claims[first:first + chunk]
+            made = []
+            for key, channel, by, at, message in part:
+                delivery = ReminderDelivery(key=key, channel=channel, claimed_by=by, claimed_at=at, message=message)
+                delivery.mark_sent(at, receipt)
+                made.append(delivery)
+            try:
+                self.save(*made)
+            except IntegrityError:
+                out.extend(self.claim(k, c, b, a, m, sent_receipt=receipt) for k, c, b, a, m in part)
+                continue
+            self.write_rows(made)
+            out.extend(made)
+        return out
+
     def write_row(self, d: ReminderDelivery) -> None:
         """Upsert the listing row of a delivery (after each saved change)."""
-        if self.engine is None:
+        self.write_rows([d])
+
+    def write_rows(self, changed: list[ReminderDelivery]) -> None:
+        """Upsert the listing rows of deliveries in one transaction."""
+        if self.engine is None or not changed:
             return
-        facts = d.message.get("facts", {})
-        values = dict(
-            status=d.status.value, channel=d.channel, recipient=facts.get("recipient", ""),
-            address=d.message.get("address", ""), unit_id=facts.get("unit_id", ""),
-            province_code=facts.get("province_code", ""), commune_code=facts.get("commune_code", ""),
-            attempts=d.attempts, last_error=d.last_error, claimed_by=d.claimed_by, claimed_at=d.claimed_at,
-            retry_at=d.retry_at(), updated_at=d.settled_at or d.last_failure_at or d.claimed_at,
-        )
         with self.engine.begin() as conn:
-            if conn.execute(deliveries.update().where(deliveries.c.key == d.key).values(**values)).rowcount == 0:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(deliveries.insert().values(key=d.key, **values))
-                except sa.exc.IntegrityError:
-                    conn.execute(deliveries.update().where(deliveries.c.key == d.key).values(**values))
+            for d in changed:
+                values = _row_values(d)
+                if conn.execute(_UPDATE_ROW, {"target_key": d.key, **values}).rowcount == 0:
+                    try:
+                        with conn.begin_nested():
+                            conn.execute(_INSERT_ROW, {"key": d.key, **values})
+                    except sa.exc.IntegrityError:
+                        conn.execute(_UPDATE_ROW, {"target_key": d.key, **values})
 
     def refresh_row(self, key: str) -> None:
         """Rewrite a row from the event store (the truth)."""
         delivery = self.get_delivery(key)
         if delivery is not None:
             self.write_row(delivery)
+
+
+# Built once and executed with parameters: a statement built per row cost more than the SQL.
+_UPDATE_ROW = deliveries.update().where(deliveries.c.key == sa.bindparam("target_key"))
+_INSERT_ROW = deliveries.insert()
+
+
+def _row_values(d: ReminderDelivery) -> dict[str, Any]:
+    """The listing row of a delivery, without its key."""
+    facts = d.message.get("facts", {})
+    return dict(
+        status=d.status.value, channel=d.channel, recipient=facts.get("recipient", ""),
+        address=d.message.get("address", ""), unit_id=facts.get("unit_id", ""),
+        province_code=facts.get("province_code", ""), commune_code=facts.get("commune_code", ""),
+        attempts=d.attempts, last_error=d.last_error, claimed_by=d.claimed_by, claimed_at=d.claimed_at,
+        retry_at=d.retry_at(), updated_at=d.settled_at or d.last_failure_at or d.claimed_at,
+    )

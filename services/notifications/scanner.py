@@ -109,14 +109,19 @@ class Scanner:
         known = self._known_keys()
         messages = [reminder_message(r, snap, self.channels) for r in reminders if r.key not in known]
         messages += [digest_message(d, snap, self.channels) for d in digests if d.key not in known]
-        for channel, message in messages:
-            outbox_only = channel == NatsChannel.name
-            delivery = self.app.claim(message.key, channel, self.worker_id, now, _stored(message),
-                                      sent_receipt="outbox" if outbox_only else None)
+        # Event-only notices are claimed and recorded sent in chunks (one write each); the others one by one.
+        outbox = [(m.key, c, self.worker_id, now, _stored(m)) for c, m in messages if c == NatsChannel.name]
+        for delivery in self.app.claim_sent(outbox, "outbox"):
             if delivery is None:
                 result.skipped += 1
-            elif outbox_only:
+            else:
                 self._count_sent(delivery, result)
+        for channel, message in messages:
+            if channel == NatsChannel.name:
+                continue
+            delivery = self.app.claim(message.key, channel, self.worker_id, now, _stored(message))
+            if delivery is None:
+                result.skipped += 1
             else:
                 self._attempt(delivery, result)
         for key in self._open_keys():

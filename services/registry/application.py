@@ -12,6 +12,7 @@ from eventsourcing.persistence import IntegrityError
 from antt.actor import Actor
 from antt.errors import parse_enum
 from antt.eventstore.application import ServiceApplication
+from antt.eventstore.group import GroupCommit
 from services.registry import reference
 from services.registry.area_commands import AreaCommands
 from services.registry.catalog import Catalog
@@ -35,6 +36,8 @@ class Registry(AreaCommands, UnitQueries, ServiceApplication):
     def __init__(self, database_url: str | None = None, env: dict[str, str] | None = None) -> None:
         super().__init__(database_url, env)
         self.catalog = Catalog(self)
+        # Concurrent RegisterUnit commands share transactions (see antt.eventstore.group).
+        self._group = GroupCommit(self.save)
 
     def register_unit(self, code: str, name: str, unit_type: str, province_code: str, commune_code: str,
                       actor: Actor, effective_date: date | None = None, *,
@@ -43,7 +46,10 @@ class Registry(AreaCommands, UnitQueries, ServiceApplication):
         """Register a unit in an official commune; a code can be registered once."""
         unit = self.new_unit(code, name, unit_type, province_code, commune_code, actor, effective_date, facts=facts,
                              household_count=household_count, tax_code=tax_code)
-        self.save_new(unit)
+        try:
+            self._group.save(unit)
+        except IntegrityError:
+            raise UnitAlreadyRegisteredError(unit.code) from None
         return unit
 
     def new_unit(self, code: str, name: str, unit_type: str, province_code: str, commune_code: str,

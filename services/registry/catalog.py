@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 from uuid import UUID
 
@@ -22,6 +23,7 @@ class Catalog:
         self._areas: dict[UUID, AdminArea] = {}
         self._units: dict[UUID, Unit] = {}
         self._histories: dict[AreaKey, AreaHistory] = {}
+        self._refresh_began = float("-inf")  # when the last refresh through histories() began
 
     def refresh(self) -> None:
         """Apply every event stored since the last refresh."""
@@ -37,15 +39,27 @@ class Catalog:
                     changed.add(event.originator_id)
                 elif isinstance(event, Unit.Event):
                     self._units[event.originator_id] = event.mutate(self._units.get(event.originator_id))
-            for area_id in changed:
-                area = self._areas[area_id]
-                self._histories[area.key] = area.history()
+            if changed:
+                # Copy on write: readers keep the snapshot they were given, and most refreshes
+                # (unit events only) return the same snapshot without copying thousands of areas.
+                histories = dict(self._histories)
+                for area_id in changed:
+                    area = self._areas[area_id]
+                    histories[area.key] = area.history()
+                self._histories = histories
 
     def histories(self) -> dict[AreaKey, AreaHistory]:
-        """Every area's history by (level, code), up to date."""
+        """Every area's history by (level, code), up to date: a shared snapshot, never to be mutated.
+
+        Up to date means: a refresh that began after this call did. Concurrent commands waiting for
+        the lock share the refresh of whichever of them runs first, rather than each reading again.
+        """
+        asked = time.monotonic()
         with self._lock:
-            self.refresh()
-            return dict(self._histories)
+            if self._refresh_began <= asked:
+                self._refresh_began = time.monotonic()
+                self.refresh()
+            return self._histories
 
     def units(self) -> list[Unit]:
         """Every unit, up to date, ordered by code."""

@@ -28,11 +28,30 @@ def eligibility_pb(unit_type: Any, facts: EligibilityFacts, closed: bool = False
 class RegistryPublisher:
     """Maps stored registry events to published messages; reads aggregates from `app` when needed."""
 
+    RECENT = 10_000  # aggregates kept for the relay's next events (it reads them in position order)
+
     def __init__(self, app: Any) -> None:
         self.app = app
+        self._recent: dict[Any, Any] = {}
 
     def _at(self, event: Any) -> Any:
-        return self.app.repository.get(event.originator_id, version=event.originator_version)
+        # The relay maps events in order, so the aggregate it needs is usually the one it saw one
+        # version earlier: apply this event to it instead of replaying the aggregate from the store.
+        recent = self._recent.pop(event.originator_id, None)
+        if isinstance(recent, Unit.Registered):  # built only when a later event of the unit needs it
+            recent = recent.mutate(None)
+        if recent is not None and recent.version == event.originator_version - 1:
+            aggregate = event.mutate(recent)
+        else:
+            aggregate = self.app.repository.get(event.originator_id, version=event.originator_version)
+        self._remember(aggregate)
+        return aggregate
+
+    def _remember(self, aggregate: Any) -> None:
+        """Keep an aggregate (or a unit's Registered event) for the next event of the same originator."""
+        self._recent[aggregate.originator_id if isinstance(aggregate, Unit.Registered) else aggregate.id] = aggregate
+        if len(self._recent) > self.RECENT:
+            del self._recent[next(iter(self._recent))]
 
     def to_message(self, event: Any) -> Published | None:
         """The published form of a stored registry event (None for internal events)."""
@@ -46,6 +65,7 @@ class RegistryPublisher:
         meta = event_meta(event)
         uid = str(event.originator_id)
         if isinstance(event, Unit.Registered):
+            self._remember(event)
             payload = pb.UnitRegistered(
                 meta=meta, unit_id=uid, code=event.code, name=event.name, unit_type=event.unit_type.value,
                 province_code=event.province_code, commune_code=event.commune_code,

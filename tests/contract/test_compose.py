@@ -316,3 +316,19 @@ def test_checker_reports_mutation(compose: dict[str, Any], mutate: Any, expected
     assert any(expected in p for p in problems), problems
     # The untouched file stays clean: the problem comes from the mutation alone.
     assert check_compose(compose, initdb_databases()) == []
+
+
+def test_compose_console_calls_the_four_services(compose: dict[str, Any]) -> None:
+    from services.console.config import ConsoleSettings
+
+    console = compose["services"]["console"]
+    assert command(console) == ["console"]
+    assert console.get("image") == compose["services"]["registry"].get("image")
+    settings = ConsoleSettings.from_env(environment(console))
+    assert settings.host == "0.0.0.0" and settings.port in published_ports(console)[0]
+    deps = dependencies(console)
+    for name in SERVICES:
+        host, _, port = settings.targets[name].rpartition(":")
+        assert host == name and deps.get(name) == "service_healthy", name
+        assert int(port) == ServiceSettings.from_env(name, environment(compose["services"][name])).grpc_port
+    assert str(settings.port) in " ".join(console["healthcheck"]["test"])

@@ -23,6 +23,7 @@ from antt.registry.v1 import registry_service_pb2_grpc as reg_grpc
 from antt.runtime.nats_server import NatsServer
 from antt.runtime.service import Roles, Service
 from antt.settings import ServiceSettings
+from antt.testing.auth import AuthKit
 from services.assessment.main import RULES_VAR
 from services.assessment.main import build as build_assessment
 from services.assessment.rules import UnitType, load_catalogue
@@ -63,24 +64,26 @@ class Running:
 
 
 @pytest.fixture
-async def services(tmp_path: Path, nats_server: NatsServer) -> AsyncIterator[Running]:
+async def services(tmp_path: Path, nats_server: NatsServer, auth_kit: AuthKit) -> AsyncIterator[Running]:
     """Registry and assessment on one nats-server, each with its SQLite file in tmp_path."""
     running = Running({
         "ANTT_NATS_URL": nats_server.url, "ANTT_RELAY_POLL_INTERVAL": "0.05", "ANTT_DATA_DIR": str(tmp_path),
         "ANTT_REGISTRY_REFERENCE_TREE": "none", "ANTT_REGISTRY_GRPC_PORT": "0", "ANTT_ASSESSMENT_GRPC_PORT": "0",
         "ANTT_REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'registry.db'}",
-        "ANTT_ASSESSMENT_DATABASE_URL": f"sqlite:///{tmp_path / 'assessment.db'}"})
+        "ANTT_ASSESSMENT_DATABASE_URL": f"sqlite:///{tmp_path / 'assessment.db'}", **auth_kit.env})
     await running.start()
     yield running
     await running.stop()
 
 
-async def test_a_whole_year_for_one_commune(services: Running, tmp_path: Path,
+async def test_a_whole_year_for_one_commune(auth_kit: AuthKit, services: Running, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     registry, assessment = services.registry, services.assessment
     rules = load_catalogue().for_year(YEAR)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{registry.grpc_port}") as reg_ch, \
-            grpc.aio.insecure_channel(f"127.0.0.1:{assessment.grpc_port}") as ass_ch:
+    # Events record the token's subject: the operator's (nationwide, so every step of the year is in reach).
+    operator = auth_kit.token("ministry_operator", "bo", subject=OPERATOR.id)
+    async with auth_kit.aio_channel(f"127.0.0.1:{registry.grpc_port}", operator) as reg_ch, \
+            auth_kit.aio_channel(f"127.0.0.1:{assessment.grpc_port}", operator) as ass_ch:
         api = pb_grpc.AssessmentServiceStub(ass_ch)
         cycle = Cycle(reg_grpc.RegistryServiceStub(reg_ch), api, rules, YEAR)
         # -- the registry knows the commune's units; eligibility comes from the registry's facts ------------
@@ -212,7 +215,7 @@ async def test_a_whole_year_for_one_commune(services: Running, tmp_path: Path,
         new_id = write_next_year_rules(tmp_path / "rules", rules.id, YEAR + 1, xuat_sac_min=95)
         monkeypatch.setenv(RULES_VAR, str(tmp_path / "rules"))
         assessment = await services.restart_assessment()  # the new catalogue is read at start
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{assessment.grpc_port}") as ass_ch:
+    async with auth_kit.aio_channel(f"127.0.0.1:{assessment.grpc_port}", operator) as ass_ch:
         api = pb_grpc.AssessmentServiceStub(ass_ch)
         after = {c: (await api.ExplainCase(pb.ExplainCaseRequest(case_id=c))).SerializeToString()
                  for c in cases.values()}

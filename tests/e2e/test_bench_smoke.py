@@ -1,5 +1,7 @@
 """`antt bench` at a small scale: every stage's counts equal the generated country's, no errors.
 
+Every gRPC call of the bench carries a bearer token: the stack runs with ANTT_AUTH_REQUIRED=true.
+
 Real processes, nats-server and SQLite files, as the bench runs them; timings are never asserted.
 """
 
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from antt.bench.country import generate, official_communes
+from antt.bench.import_stage import split
 from antt.bench.report import markdown, update_docs, write_outputs
 from antt.bench.runner import Options, run
 
@@ -41,10 +44,28 @@ def test_bench_smoke_counts_match_and_nothing_fails(tmp_path: Path) -> None:
     by_name = {m.name: m for m in result.stages}
     failed = [(m.name, m.note, m.checks) for m in result.stages if m.status == "failed" or not m.correct]
     assert not failed
-    commands = by_name["registry import, gRPC RegisterUnit (commands)"]
-    assert (commands.count, commands.errors) == (units, 0)
-    visible = by_name["registry import, visible in replica + reporting (end to end)"]
-    assert visible.checks and all(visible.checks.values())
+    single, bulk = split(generate(RUN_SCALE).units)
+    assert len(single) + len(bulk) == units and single and bulk
+    commands = by_name["registry RegisterUnit, one unit per command"]
+    assert (commands.count, commands.errors) == (len(single), 0)
+    imported = by_name["registry ImportUnits (one stream, committed)"]
+    assert (imported.count, imported.errors) == (len(bulk), 0)
+    for name in ("registry RegisterUnit, visible in replica + reporting (end to end)",
+                 "registry ImportUnits, visible in replica + reporting (end to end)"):
+        visible = by_name[name]
+        assert visible.errors == 0 and visible.checks and all(visible.checks.values())
+    # After both, the read models hold the whole country, per province and per type.
+    assert by_name["registry ImportUnits, visible in replica + reporting (end to end)"].checks == {
+        "replica units = registered": True, "reporting units = registered": True,
+        "reporting per province = registered": True, "replica per type = registered": True}
+    scan = by_name["reminder scan for one deadline over all units (RunScan)"]
+    preview = by_name["reminder preview for the same deadline (PreviewSends, read only)"]
+    assert scan.errors == 0 and scan.checks and all(scan.checks.values())
+    assert scan.count == preview.count and scan.count is not None and scan.count >= units
+    assert scan.checks["every registered unit has its registration reminder"]
+    replay = [m for m in result.stages if m.name.startswith("audit replay of one province-year")]
+    assert len(replay) == 1 and replay[0].checks and all(replay[0].checks.values())
+    assert replay[0].count is not None and replay[0].count > 0
     year_commands = by_name["full year, single-unit commands (4 per unit)"]
     year = by_name["full year end to end, until reporting's rollup is final"]
     sampled = result.summary["year_units"]
@@ -58,7 +79,8 @@ def test_bench_smoke_counts_match_and_nothing_fails(tmp_path: Path) -> None:
     rollups = [m for m in result.stages if m.name.startswith("rollup ")]
     assert rollups and all(m.count == 20 and m.errors == 0 for m in rollups)
     memory = [m for m in result.stages if m.name.startswith("peak RSS")]
-    assert {m.name for m in memory} >= {"peak RSS registry", "peak RSS assessment", "peak RSS reporting"}
+    assert {m.name for m in memory} >= {"peak RSS registry", "peak RSS assessment", "peak RSS reporting",
+                                        "peak RSS notifications"}
     assert all(m.value and m.value > 0 for m in memory)
     for key in ("js_publish_seq", "js_publish_async", "js_pull_consume", "sqlite_insert"):
         assert result.limits[key].count and result.limits[key].value

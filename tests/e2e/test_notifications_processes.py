@@ -18,6 +18,7 @@ from antt.eventstore.persistence import create_engine
 from antt.notifications.v1 import notifications_service_pb2 as pb
 from antt.notifications.v1 import notifications_service_pb2_grpc as pb_grpc
 from antt.runtime.nats_server import NatsServer
+from antt.testing.auth import service_channel
 from antt.testing.processes import ServiceProcess, service_env
 from antt.testing.wait import wait_until
 from services.notifications.application import deliveries
@@ -116,7 +117,7 @@ def test_killing_notifications_mid_batch_sends_no_duplicates_and_loses_none(tmp_
                        timeout=240, interval=0.2, message="every reminder delivered and recorded")
             # One more scan through the API changes nothing.
             port_grpc = int(env["ANTT_NOTIFICATIONS_GRPC_PORT"])
-            with grpc.insecure_channel(f"127.0.0.1:{port_grpc}") as channel:
+            with service_channel(env, f"127.0.0.1:{port_grpc}") as channel:
                 stub = pb_grpc.NotificationsServiceStub(channel)
                 wait_until(lambda: _ready(stub), timeout=60, message="gRPC up")
                 assert stub.RunScan(pb.RunScanRequest(), timeout=60).sent == 0

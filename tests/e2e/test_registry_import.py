@@ -80,9 +80,11 @@ def unit_rows(broken: bool) -> list[list[object]]:
     return rows
 
 
-def antt_import(path: Path, registry_port: int, *extra: str) -> subprocess.CompletedProcess[str]:
+def antt_import(path: Path, registry_port: int, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
+    """`antt import units` with the services' environment (it signs its token with their keyring)."""
     return subprocess.run([sys.executable, "-m", "antt.cli", "import", "units", str(path), "--registry",
-                           f"127.0.0.1:{registry_port}", *extra], capture_output=True, text=True, timeout=900)
+                           f"127.0.0.1:{registry_port}", *extra], capture_output=True, text=True, timeout=900,
+                          env=env)
 
 
 def reported(stdout: str) -> set[tuple[int, str]]:
@@ -131,7 +133,7 @@ def test_50k_row_xlsx_dry_run_then_import_reaches_the_assessment_replica(tmp_pat
         broken = tmp_path / "don_vi_loi.xlsx"
         write_xlsx(broken, unit_rows(broken=True))
 
-        dry = antt_import(broken, port, "--dry-run")
+        dry = antt_import(broken, port, env, "--dry-run")
         assert dry.returncode == 1, dry.stdout + dry.stderr
         assert reported(dry.stdout) == {(row, column) for row, (column, _) in BROKEN.items()}, dry.stdout
         assert "nothing written" in dry.stdout and f"{ROWS}/{ROWS}" in dry.stderr  # the progress bar got there
@@ -139,7 +141,7 @@ def test_50k_row_xlsx_dry_run_then_import_reaches_the_assessment_replica(tmp_pat
 
         fixed = tmp_path / "don_vi.xlsx"
         write_xlsx(fixed, unit_rows(broken=False))
-        real = antt_import(fixed, port)
+        real = antt_import(fixed, port, env)
         assert real.returncode == 0, real.stdout + real.stderr
         assert f"imported {ROWS} units" in real.stdout
         assert stored_events(registry_url) == ROWS

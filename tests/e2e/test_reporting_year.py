@@ -24,6 +24,7 @@ from antt.eventstore.persistence import create_engine
 from antt.reporting.v1 import reporting_service_pb2 as pb
 from antt.reporting.v1 import reporting_service_pb2_grpc as pb_grpc
 from antt.runtime.nats_server import NatsServer
+from antt.testing.auth import service_channel
 from antt.testing.processes import ServiceProcess, service_env
 from antt.testing.wait import wait_until
 from services.assessment.application import Assessments
@@ -71,7 +72,7 @@ def stack(tmp_path: Path, nats_server: NatsServer) -> Iterator[Stack]:
                  ServiceProcess(["serve", "assessment", "--no-grpc", "--no-metrics"], env,
                                 tmp_path / "assessment.log").start(),
                  ServiceProcess(["serve", "reporting", "--no-metrics"], env, tmp_path / "reporting.log").start()]
-    channel = grpc.insecure_channel(f"127.0.0.1:{env['ANTT_REPORTING_GRPC_PORT']}")
+    channel = service_channel(env, f"127.0.0.1:{env['ANTT_REPORTING_GRPC_PORT']}")
     yield Stack(env, registry, assessments, units, pb_grpc.ReportingServiceStub(channel), channel, processes)
     channel.close()
     for p in processes:

@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import grpc
 import pytest
 
+from antt.auth.client import client_token
 from antt.messaging.streams import stream_name
 from antt.reporting.v1 import reporting_service_pb2 as rpb
 from antt.reporting.v1 import reporting_service_pb2_grpc as rpb_grpc
@@ -27,6 +27,7 @@ from antt.runtime.nats_server import NatsServer
 from antt.runtime.ports import free_port
 from antt.settings import SERVICES
 from antt.testing import postgres
+from antt.testing.auth import service_channel
 from antt.testing.processes import ServiceProcess, service_env
 from antt.testing.wait import wait_until
 from services.registry.demo import demo_units
@@ -57,7 +58,7 @@ def running(env: dict[str, str], logs: Path) -> Iterator[list[ServiceProcess]]:
 def report_digests(env: dict[str, str]) -> dict[int, str]:
     """Digest of the national rollup of this year and the last, as reporting answers now."""
     this_year = datetime.now(UTC).year
-    with grpc.insecure_channel(f"127.0.0.1:{env['ANTT_REPORTING_GRPC_PORT']}") as ch:
+    with service_channel(env, f"127.0.0.1:{env['ANTT_REPORTING_GRPC_PORT']}") as ch:
         stub = rpb_grpc.ReportingServiceStub(ch)
         return {y: stub.GetRollup(rpb.GetRollupRequest(query=rpb.ReportQuery(year=y, scope="national")),
                                   timeout=30).rollup.digest for y in (this_year - 1, this_year)}
@@ -65,7 +66,7 @@ def report_digests(env: dict[str, str]) -> dict[int, str]:
 
 def unit_counts(env: dict[str, str]) -> rpb.GetUnitCountsResponse:
     """Reporting's answer to GetUnitCounts."""
-    with grpc.insecure_channel(f"127.0.0.1:{env['ANTT_REPORTING_GRPC_PORT']}") as ch:
+    with service_channel(env, f"127.0.0.1:{env['ANTT_REPORTING_GRPC_PORT']}") as ch:
         return rpb_grpc.ReportingServiceStub(ch).GetUnitCounts(rpb.GetUnitCountsRequest(), timeout=10)
 
 
@@ -95,7 +96,7 @@ def test_restore_drill(tmp_path: Path, database_urls: dict[str, str]) -> None:
     expected_total = len(demo_units())
     try:
         with running(env, tmp_path / "logs-1"):
-            assert load_demo(int(env["ANTT_REGISTRY_GRPC_PORT"])) == expected_total
+            assert load_demo(int(env["ANTT_REGISTRY_GRPC_PORT"]), client_token(env)) == expected_total
             wait_until(lambda: unit_counts(env).total == expected_total, timeout=60,
                        message="demo units counted by reporting")
             before = unit_counts(env)
@@ -140,7 +141,7 @@ def test_restore_drill(tmp_path: Path, database_urls: dict[str, str]) -> None:
                 from antt.registry.v1 import registry_service_pb2_grpc as pb_grpc
 
                 u = demo_units()[0]
-                with grpc.insecure_channel(f"127.0.0.1:{env2['ANTT_REGISTRY_GRPC_PORT']}") as ch:
+                with service_channel(env2, f"127.0.0.1:{env2['ANTT_REGISTRY_GRPC_PORT']}") as ch:
                     pb_grpc.RegistryServiceStub(ch).RegisterUnit(pb.RegisterUnitRequest(
                         code="DRILL-1", name="Đơn vị sau khôi phục", unit_type=u.unit_type,
                         province_code=u.province_code, commune_code=u.commune_code), timeout=10)

@@ -20,6 +20,7 @@ from antt.registry.v1 import registry_service_pb2_grpc as reg_grpc
 from antt.runtime.nats_server import NatsServer
 from antt.runtime.service import Roles, Service
 from antt.settings import ServiceSettings
+from antt.testing.auth import AuthKit
 from antt.testing.wait import async_wait_until
 from services.assessment.main import build as build_assessment
 from services.assessment.rules import UnitType, load_catalogue
@@ -42,18 +43,19 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(nats_server: NatsServer, database_urls: dict[str, str]) -> AsyncIterator[Stack]:
+async def stack(nats_server: NatsServer, database_urls: dict[str, str], auth_kit: AuthKit
+                ) -> AsyncIterator[Stack]:
     """Registry and assessment on SQLite files or PostgreSQL databases (the same code, another URL)."""
     env = {"ANTT_NATS_URL": nats_server.url, "ANTT_RELAY_POLL_INTERVAL": "0.05",
            "ANTT_REGISTRY_GRPC_PORT": "0", "ANTT_ASSESSMENT_GRPC_PORT": "0",
            "ANTT_REGISTRY_DATABASE_URL": database_urls["registry"],
-           "ANTT_ASSESSMENT_DATABASE_URL": database_urls["assessment"]}
+           "ANTT_ASSESSMENT_DATABASE_URL": database_urls["assessment"], **auth_kit.env}
     services: list[Service] = [build_registry(ServiceSettings.from_env("registry", env)),
                                build_assessment(ServiceSettings.from_env("assessment", env))]
     for s in services:
         await s.start(Roles(metrics=False))
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{services[0].grpc_port}") as reg_ch, \
-            grpc.aio.insecure_channel(f"127.0.0.1:{services[1].grpc_port}") as ass_ch:
+    async with auth_kit.aio_channel(f"127.0.0.1:{services[0].grpc_port}") as reg_ch, \
+            auth_kit.aio_channel(f"127.0.0.1:{services[1].grpc_port}") as ass_ch:
         yield Stack(reg_grpc.RegistryServiceStub(reg_ch), pb_grpc.AssessmentServiceStub(ass_ch), nats_server.url)
     for s in reversed(services):
         await s.stop()

@@ -6,6 +6,7 @@ and record the token's subject; every other call is PERMISSION_DENIED and writes
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -339,3 +340,31 @@ async def test_effective_actor_prefers_the_token_over_the_request_body(optional:
     finally:
         await server.stop(None)
     assert [a.id for a in seen] == ["user:claimed", "user:bo-ca"]
+
+
+async def test_client_channels_send_the_token_on_every_kind_of_call(required: Server) -> None:
+    from antt.auth import client
+
+    token = client.service_token(required.keys_dir, subject="service:client-test")
+    async with client.aio_channel(f"127.0.0.1:{required.port}", token) as ch:
+        stub = pb_grpc.RegistryServiceStub(ch)
+        await stub.GetUnit(pb.GetUnitRequest(unit_id="unit-a"))  # unary
+        progress = [p async for p in stub.ImportUnits(iter([pb.ImportUnitsRequest(rows=[pb.ImportRow(
+            code="Q", province_code="31", commune_code="11948")])]))]  # stream-stream
+        assert progress[-1].done
+        auditor = issue(required.ring, "user:auditor-override", "auditor", "bo")
+        with pytest.raises(grpc.aio.AioRpcError) as denied:  # a call's own token wins over the channel's
+            await stub.CreateArea(pb.CreateAreaRequest(level="commune", code="1"), metadata=bearer(auditor))
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+    def sync_call() -> None:  # the synchronous channel too (in a thread: the server runs on this loop)
+        with client.channel(f"127.0.0.1:{required.port}", token) as sync_ch:
+            pb_grpc.RegistryServiceStub(sync_ch).DeclareEligibilityFacts(
+                pb.DeclareEligibilityFactsRequest(unit_id="unit-a"), timeout=10)
+    await asyncio.to_thread(sync_call)
+    assert [(w[0], w[2].id) for w in required.servicer.written] == [
+        ("ImportUnits", "service:client-test"), ("DeclareEligibilityFacts", "service:client-test")]
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{required.port}") as bare:  # and without it: refused
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await pb_grpc.RegistryServiceStub(bare).GetUnit(pb.GetUnitRequest(unit_id="unit-a"))
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED

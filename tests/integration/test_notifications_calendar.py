@@ -12,6 +12,7 @@ from antt.eventstore.persistence import create_engine
 from antt.grpcx.server import ServicerBinding, create_server
 from antt.notifications.v1 import notifications_service_pb2 as pb
 from antt.notifications.v1 import notifications_service_pb2_grpc as pb_grpc
+from antt.testing.auth import AuthKit
 from services.notifications.api.servicer import NotificationsServicer
 from services.notifications.application import Notifications, deliveries
 from services.notifications.calendars import load_calendar_set
@@ -36,7 +37,8 @@ def _rows(app: Notifications) -> int:
         return int(conn.execute(sa.select(sa.func.count()).select_from(deliveries)).scalar() or 0)
 
 
-async def test_calendar_preview_and_obligations_over_grpc(database_urls: dict[str, str]) -> None:
+async def test_calendar_preview_and_obligations_over_grpc(auth_kit: AuthKit,
+                                                          database_urls: dict[str, str]) -> None:
     url = database_urls["notifications"]
     app = Notifications(url, engine=create_engine(url))
     with smtp_server() as (sink, smtp_port):
@@ -54,7 +56,7 @@ async def test_calendar_preview_and_obligations_over_grpc(database_urls: dict[st
                                   "antt.notifications.v1.NotificationsService")
         server, port, _ = await create_server("notifications", "127.0.0.1", 0, [binding])
         try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            async with auth_kit.aio_channel(f"127.0.0.1:{port}") as channel:
                 stub = pb_grpc.NotificationsServiceStub(channel)
 
                 # The feed: 31/01/2026 is a Saturday, Bạch Long Vĩ shifts it to Monday 02/02.

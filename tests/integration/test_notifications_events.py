@@ -22,6 +22,7 @@ from antt.notifications.v1 import notifications_service_pb2_grpc as pb_grpc
 from antt.relay.outbox import OutboxRelay
 from antt.runtime.nats_server import NatsServer
 from antt.eventstore.persistence import create_engine
+from antt.testing.auth import AuthKit
 from services.notifications.api.servicer import NotificationsServicer
 from services.notifications.application import Notifications
 from services.notifications.calendars import load_calendar_set
@@ -107,7 +108,8 @@ async def test_an_assessment_case_registered_ends_the_units_registration_reminde
     assert result.sent_keys == ["2026/registration/u-not|D-7|unit:u-not"]
 
 
-async def test_grpc_lists_deadlines_with_the_tet_shift_overdue_units_and_deliveries(tmp_path: Path) -> None:
+async def test_grpc_lists_deadlines_with_the_tet_shift_overdue_units_and_deliveries(auth_kit: AuthKit,
+                                                                                   tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'notifications.db'}"
     app = Notifications(url, engine=create_engine(url))
     register_unit(app.engine, "u-1", "G-1", "khu_dan_cu", "31", "11948")
@@ -118,7 +120,7 @@ async def test_grpc_lists_deadlines_with_the_tet_shift_overdue_units_and_deliver
                               "antt.notifications.v1.NotificationsService")
     server, port, _ = await create_server("notifications", "127.0.0.1", 0, [binding])
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        async with auth_kit.aio_channel(f"127.0.0.1:{port}") as channel:
             stub = pb_grpc.NotificationsServiceStub(channel)
             assert (await stub.GetRecipientCount(pb.GetRecipientCountRequest())).units == 1
             j = pb.Jurisdiction(province_code="31", commune_code="11948")

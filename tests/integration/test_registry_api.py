@@ -24,6 +24,7 @@ from antt.registry.v1 import registry_service_pb2_grpc as pb_grpc
 from antt.runtime.nats_server import NatsServer
 from antt.runtime.service import Roles, Service
 from antt.settings import ServiceSettings
+from antt.testing.auth import AuthKit
 from services.registry.application import Registry
 from services.registry.main import build
 
@@ -36,8 +37,10 @@ OLD_COMMUNES = {"TEST-CAM-THUONG": ("Phường Cẩm Thượng", "phuong"), "TES
                 "TEST-NGUYEN-TRAI": ("Phường Nguyễn Trãi", "phuong"), "TEST-AN-THUONG": ("Xã An Thượng", "xa")}
 
 
-async def start_registry(tmp_path: Path, nats_server: NatsServer, explicit_url: bool = True) -> Service:
-    env = {"ANTT_NATS_URL": nats_server.url, "ANTT_REGISTRY_GRPC_PORT": "0", "ANTT_DATA_DIR": str(tmp_path / "var")}
+async def start_registry(tmp_path: Path, nats_server: NatsServer, explicit_url: bool = True,
+                         auth: AuthKit | None = None) -> Service:
+    env = {"ANTT_NATS_URL": nats_server.url, "ANTT_REGISTRY_GRPC_PORT": "0", "ANTT_DATA_DIR": str(tmp_path / "var"),
+           **(auth.env if auth else {})}
     if explicit_url:
         env["ANTT_REGISTRY_DATABASE_URL"] = f"sqlite:///{tmp_path / 'registry.db'}"
     service = build(ServiceSettings.from_env("registry", env))
@@ -46,13 +49,14 @@ async def start_registry(tmp_path: Path, nats_server: NatsServer, explicit_url: 
 
 
 @pytest.fixture
-async def stub(tmp_path: Path, nats_server: NatsServer,
+async def stub(auth_kit: AuthKit, tmp_path: Path, nats_server: NatsServer,
                monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[pb_grpc.RegistryServiceStub]:
     """A registry whose store holds the reference tree with the communes of Hải Phòng (31) and Hà Nội (01)."""
     monkeypatch.setenv("ANTT_REGISTRY_REFERENCE_TREE", "31,01")
-    service = await start_registry(tmp_path, nats_server)
+    service = await start_registry(tmp_path, nats_server, auth=auth_kit)
     await asyncio.wait_for(service.reference_loaded.wait(), 60)  # type: ignore[attr-defined]
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel:
+    officer = auth_kit.token("ministry_operator", "bo", subject=OFFICER.id)  # events record the token's subject
+    async with auth_kit.aio_channel(f"127.0.0.1:{service.grpc_port}", officer) as channel:
         yield pb_grpc.RegistryServiceStub(channel)
     await service.stop()
 
@@ -255,7 +259,7 @@ async def test_bad_area_commands_get_clear_errors_and_write_nothing(stub: pb_grp
         (stub.CreateArea(pb.CreateAreaRequest(**{**create, "name": " "})), grpc.StatusCode.INVALID_ARGUMENT,
          "INVALID_AREA_FIELD", "name"),
         (stub.CreateArea(pb.CreateAreaRequest(**{**create, "name": "Xã\x00Mới"})), grpc.StatusCode.INVALID_ARGUMENT,
-         "INVALID_AREA_FIELD", "name"),
+         "REQUEST_CONTROL_CHARACTER", "name"),  # refused by the kernel's request validation
         (stub.RenameArea(pb.RenameAreaRequest(level="commune", code="10507", name="Phường Mới",
                                               effective_date="2025-01-01", legal_basis=SYNTHETIC, actor=OFFICER)),
          grpc.StatusCode.FAILED_PRECONDITION, "EFFECTIVE_DATE_BEFORE_AREA_EXISTED", "effective_date"),
@@ -299,7 +303,8 @@ async def test_import_dry_run_reports_every_bad_row_then_the_real_run_commits_al
     good = [dict(code=f"IMP-{n}", name=f"Thôn {n}", unit_type="Khu dân cư", commune_code="11948") for n in range(4)]
     bad = [dict(code="IMP-9", name="Thôn 9", unit_type="khu_dan_cu", commune_code="99999"),
            dict(code="IMP-0", name="Thôn lặp", unit_type="khu_dan_cu", commune_code="11948"),
-           dict(code="IMP-8", name="", unit_type="khu_dan_cu", commune_code="11948")]
+           dict(code="IMP-8", name="", unit_type="khu_dan_cu", commune_code="11948"),
+           dict(code="IMP-7", name="Thôn\x07 7", unit_type="khu_dan_cu", commune_code="11948")]  # a row error, not a refusal
     columns = {"code": "Mã đơn vị", "name": "Tên đơn vị", "unit_type": "Loại", "commune_code": "Mã xã"}
     before = stored_events(tmp_path)
 
@@ -312,11 +317,12 @@ async def test_import_dry_run_reports_every_bad_row_then_the_real_run_commits_al
 
     replies = await run(import_rows(*good, *bad), dry_run=False)
     final = replies[-1]
-    assert final.done and not final.committed and final.bad_rows == 3
+    assert final.done and not final.committed and final.bad_rows == 4
     assert [(e.row_number, e.column, e.reason) for e in final.errors] == [
-        (6, "Mã xã", "UNKNOWN_AREA"), (7, "Mã đơn vị", "DUPLICATE_CODE_IN_FILE"), (8, "Tên đơn vị", "INVALID_UNIT_FIELD")]
+        (6, "Mã xã", "UNKNOWN_AREA"), (7, "Mã đơn vị", "DUPLICATE_CODE_IN_FILE"), (8, "Tên đơn vị", "INVALID_UNIT_FIELD"),
+        (9, "Tên đơn vị", "INVALID_UNIT_FIELD")]
     assert all(e.message_vi and e.message_en for e in final.errors)
-    assert [r.rows_checked for r in replies[:-1]] == [2, 4, 6, 7]
+    assert [r.rows_checked for r in replies[:-1]] == [2, 4, 6, 8]
     assert stored_events(tmp_path) == before
 
     dry = (await run(import_rows(*good), dry_run=True))[-1]
@@ -334,13 +340,13 @@ async def test_import_dry_run_reports_every_bad_row_then_the_real_run_commits_al
 
 
 async def test_the_import_command_reads_a_csv_reports_bad_rows_and_imports(
-        tmp_path: Path, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch, auth_kit: AuthKit) -> None:
     import io
 
     from services.registry.importing.cli import run_import
 
     monkeypatch.setenv("ANTT_REGISTRY_REFERENCE_TREE", "none")
-    service = await start_registry(tmp_path, nats_server)
+    service = await start_registry(tmp_path, nats_server, auth=auth_kit)  # antt import signs with the same keys
     target = f"127.0.0.1:{service.grpc_port}"
     bad_file, good_file = tmp_path / "bad.csv", tmp_path / "good.csv"
     header = "Mã đơn vị,Tên đơn vị,Loại,Mã tỉnh,Mã xã,Ghi chú\n"
@@ -366,14 +372,14 @@ async def test_the_import_command_reads_a_csv_reports_bad_rows_and_imports(
         await service.stop()
 
 
-async def test_the_import_command_imports_areas(tmp_path: Path, nats_server: NatsServer,
+async def test_the_import_command_imports_areas(auth_kit: AuthKit, tmp_path: Path, nats_server: NatsServer,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
     from services.registry.importing.cli import run_import
 
     monkeypatch.setenv("ANTT_REGISTRY_REFERENCE_TREE", "31")
-    service = await start_registry(tmp_path, nats_server)
+    service = await start_registry(tmp_path, nats_server, auth=auth_kit)
     await asyncio.wait_for(service.reference_loaded.wait(), 60)  # type: ignore[attr-defined]
     target = f"127.0.0.1:{service.grpc_port}"
     areas = tmp_path / "areas.csv"
@@ -384,7 +390,7 @@ async def test_the_import_command_imports_areas(tmp_path: Path, nats_server: Nat
         out = io.StringIO()
         assert await asyncio.to_thread(run_import, str(areas), False, target, out, io.StringIO(), "areas") == 0
         assert "imported 2 areas" in out.getvalue()
-        async with grpc.aio.insecure_channel(target) as channel:
+        async with auth_kit.aio_channel(target) as channel:
             area = await pb_grpc.RegistryServiceStub(channel).GetArea(
                 pb.GetAreaRequest(level="commune", code="TEST-AN-THUONG", as_of="2025-06-01"))
         assert (area.name, area.parent_level, area.parent_code) == ("Xã An Thượng", "district", "TEST-HD")
@@ -417,7 +423,7 @@ async def test_the_tree_is_loaded_only_when_asked(
     await asyncio.wait_for(service.reference_loaded.wait(), 60)  # type: ignore[attr-defined]
     await service.stop()
     assert stored_events(tmp_path) == 0
-    (tmp_path / "var").mkdir()
+    (tmp_path / "var").mkdir(exist_ok=True)  # the first start made var/keys (the development token key)
     monkeypatch.setenv("ANTT_REGISTRY_REFERENCE_TREE", "all")  # as `antt dev` runs it
     service = await start_registry(tmp_path, nats_server, explicit_url=False)
     await asyncio.wait_for(service.reference_loaded.wait(), 60)  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from antt.events.v1 import registry_pb2 as events_pb
 from antt.registry.v1 import registry_service_pb2 as pb
 from antt.registry.v1 import registry_service_pb2_grpc as pb_grpc
 from antt.runtime.nats_server import NatsServer
+from antt.testing.auth import AuthKit
 from antt.testing.wait import async_wait_until
 from tests.integration.test_registry_api import OFFICER, import_rows, refused, start_registry, stored_events
 
@@ -23,12 +24,13 @@ PROVINCE, COMMUNE = "31", "11948"  # an official 2025 commune of Hải Phòng fr
 
 
 @pytest.fixture
-async def service_and_stub(tmp_path: Path, nats_server: NatsServer,
+async def service_and_stub(auth_kit: AuthKit, tmp_path: Path, nats_server: NatsServer,
                            monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[pb_grpc.RegistryServiceStub]:
     """A registry with an explicit store and no reference tree loaded (units are checked against the 2025 list)."""
     monkeypatch.delenv("ANTT_REGISTRY_REFERENCE_TREE", raising=False)
-    service = await start_registry(tmp_path, nats_server)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel:
+    service = await start_registry(tmp_path, nats_server, auth=auth_kit)
+    officer = auth_kit.token("ministry_operator", "bo", subject=OFFICER.id)  # events record the token's subject
+    async with auth_kit.aio_channel(f"127.0.0.1:{service.grpc_port}", officer) as channel:
         yield pb_grpc.RegistryServiceStub(channel)
     await service.stop()
 

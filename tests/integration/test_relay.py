@@ -54,3 +54,44 @@ async def test_relay_publishes_once_per_position_and_a_lost_cursor_is_deduplicat
     assert first.hash == stored.digest and first.prev_hash == ""
     await nc.close()
     engine.dispose()
+
+
+class _LosesOnePipelined:
+    """A JetStream context whose pipelined publish of one message id is rejected by the server."""
+
+    def __init__(self, js: nats.js.JetStreamContext, lost_id: str) -> None:
+        self.js, self.lost_id = js, lost_id
+
+    async def publish_async(self, subject: str, payload: bytes, **kwargs: object) -> object:
+        headers = dict(kwargs.pop("headers") or {})  # type: ignore[call-overload]
+        if headers.get(envelope.MSG_ID) == self.lost_id:
+            headers["Nats-Expected-Last-Sequence"] = "999999"  # the server refuses to store it
+        return await self.js.publish_async(subject, payload, headers=headers, **kwargs)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.js, name)
+
+
+async def test_a_message_lost_inside_a_pipelined_batch_never_lets_later_ones_overtake_it(
+        tmp_path: Path, nats_server: NatsServer) -> None:
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    app = Registry(url)
+    for i in range(5):
+        app.register_unit(f"KDC-{i}", f"Thôn {i}", "khu_dan_cu", "01", "00145", SYSTEM)
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    await ensure_streams(js)
+    engine = create_engine(url)
+    # nats-py never resolves a refused async publish: a short timeout keeps the test quick.
+    relay = OutboxRelay("registry", app, RegistryPublisher(app).to_message, engine, nc, publish_timeout=0.5)
+    relay._js = _LosesOnePipelined(js, "registry:3")
+    # 1 and 2 are acknowledged; 3 is refused, so 4 and 5 (chained to 3) are refused too, then 3–5 go one at a time.
+    assert await relay.publish_pipelined([(n.id, relay.outgoing(n)) for n in
+                                          app.recorder.select_notifications(start=1, limit=10)]) == 2
+    relay._js = _LosesOnePipelined(js, "registry:3")
+    assert await relay.run_once() == 5 and relay.load_position() == 5
+    msgs = await read_all(js)
+    assert [m.headers[envelope.MSG_ID] for m in msgs] == [f"registry:{i}" for i in range(1, 6)]
+    assert [m.metadata.sequence.stream for m in msgs] == [1, 2, 3, 4, 5]
+    await nc.close()
+    engine.dispose()

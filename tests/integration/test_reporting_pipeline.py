@@ -25,6 +25,7 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
+from antt.auth import client
 from antt.actor import SYSTEM
 from antt.contracts import envelope
 from antt.eventstore.persistence import create_engine
@@ -102,7 +103,8 @@ class Pipeline:
                "ANTT_REPORTING_GRPC_PORT": "0", "ANTT_DATA_DIR": str(self.tmp), "ANTT_CONSUMER_BATCH": "50"}
         self.service = main.build(ServiceSettings.from_env("reporting", env))
         await self.service.start(Roles(relay=False, metrics=False))
-        self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{self.service.grpc_port}")
+        # a service token signed with the development key the service made under ANTT_DATA_DIR
+        self.channel = client.aio_channel(f"127.0.0.1:{self.service.grpc_port}", client.client_token(env))
 
     async def stop_reporting(self) -> None:
         await self.channel.close()

@@ -12,6 +12,8 @@ import enum
 from dataclasses import dataclass
 from datetime import date
 
+from antt.auth.principal import TIER_ALIASES
+from antt.auth.principal import Tier as PrincipalTier
 from antt.contracts.vocabulary import UnitType
 from services.notifications.domain.errors import InvalidCalendarError
 from services.notifications.domain.holidays import WorkingCalendar
@@ -21,17 +23,36 @@ COMMUNE_UNIT_TYPE = UnitType.XA_PHUONG.value  # the commune (xã, phường, đ�
 
 
 class Tier(enum.Enum):
-    """Levels of the two-tier system (from 01/7/2025) plus the unit itself and the Ministry."""
+    """Levels of the two-tier system (from 01/7/2025) plus the unit itself and the Ministry.
 
-    UNIT = "unit"
-    COMMUNE = "commune"
-    PROVINCE = "province"
-    MINISTRY = "ministry"
+    The values are the one tier vocabulary of antt (antt.auth.principal.Tier: don_vi, xa, tinh, bo);
+    the English spellings (unit, commune, province, ministry/national) are still accepted on input.
+    """
+
+    UNIT = PrincipalTier.DON_VI.value
+    COMMUNE = PrincipalTier.XA.value
+    PROVINCE = PrincipalTier.TINH.value
+    MINISTRY = PrincipalTier.BO.value
+
+    @classmethod
+    def _missing_(cls, value: object) -> Tier | None:
+        alias = TIER_ALIASES.get(value) if isinstance(value, str) else None
+        return cls(alias.value) if alias is not None else None
 
     @property
     def rank(self) -> int:
         """0 for a unit, up to 3 for the Ministry."""
         return list(Tier).index(self)
+
+    @property
+    def key_label(self) -> str:
+        """The English spelling used inside reminder keys; keys already recorded must keep matching."""
+        return KEY_LABELS[self]
+
+
+# Reminder keys (ledger rows, Message-ID, Idempotency-Key, published events) were first written with
+# these spellings; changing them would make a reminder already sent look new and send it again.
+KEY_LABELS = {Tier.UNIT: "unit", Tier.COMMUNE: "commune", Tier.PROVINCE: "province", Tier.MINISTRY: "ministry"}
 
 
 class ObligationKind(enum.Enum):

@@ -37,7 +37,7 @@ class Party:
     code: str
 
     def __str__(self) -> str:
-        return f"{self.tier.value}:{self.code}"
+        return f"{self.tier.key_label}:{self.code}"
 
 
 @dataclass(frozen=True)

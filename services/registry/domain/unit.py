@@ -21,6 +21,10 @@ from services.registry.domain.facts import EligibilityFacts, SchoolLevel, SizeCl
 
 NAME_MAX = 200
 CODE_MAX = 50
+# The consumers' replicas store these in columns of this width (PostgreSQL refuses longer values,
+# which would send every later event of the unit to the dead-letter stream).
+AUTHORITY_MAX = 16  # an area code, e.g. "01" or "00145"
+WEBHOOK_MAX = 1000
 UNIT_NAMESPACE = uuid.UUID("6f1d2a8e-3c1b-5b7e-9a55-0a1e7a6e2025")
 
 
@@ -171,7 +175,8 @@ class Unit(ChainedAggregate):
             return
         changes = {
             "name": clean_text(name, "name", "Tên đơn vị", NAME_MAX) if name is not None else self.name,
-            "managing_authority": (clean_text(managing_authority, "managing_authority", "Cơ quan quản lý", CODE_MAX)
+            "managing_authority": (clean_text(managing_authority, "managing_authority", "Cơ quan quản lý",
+                                              AUTHORITY_MAX)
                                    if managing_authority else self.managing_authority),
             "contact_email": _email(contact_email) if contact_email is not None else self.contact_email,
             "contact_webhook": _webhook(contact_webhook) if contact_webhook is not None else self.contact_webhook,
@@ -237,7 +242,7 @@ def _webhook(value: str) -> str:
     """An http(s) webhook URL for reminders ("" clears it)."""
     if value == "":
         return ""
-    text = clean_text(value, "contact_webhook", "Địa chỉ webhook", 2000)
+    text = clean_text(value, "contact_webhook", "Địa chỉ webhook", WEBHOOK_MAX)
     if not text.startswith(("https://", "http://")) or " " in text:
         raise InvalidUnitFieldError(f"Địa chỉ webhook không hợp lệ: {text!r}", f"invalid webhook URL {text!r}",
                                     field="contact_webhook")

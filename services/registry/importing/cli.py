@@ -9,6 +9,9 @@ from typing import TextIO
 
 import grpc
 
+from antt.auth import client
+from antt.auth.client import client_token
+from antt.auth.keys import KeyringError
 from antt.registry.v1 import registry_service_pb2 as pb
 from antt.registry.v1 import registry_service_pb2_grpc as pb_grpc
 from services.registry.api.import_endpoint import area_row_to_pb, row_to_pb
@@ -85,16 +88,21 @@ def run_import(path: str, dry_run: bool = False, target: str = "", out: TextIO =
     final: pb.ImportUnitsProgress | None = None
     options = [("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)]
     try:
-        with grpc.insecure_channel(target, options=options) as channel:
+        with client.channel(target, client_token(), options=options) as channel:
             stub = pb_grpc.RegistryServiceStub(channel)
             call = stub.ImportAreas if what == "areas" else stub.ImportUnits
-            for progress in call(requests(table, Path(path).name, dry_run, what=what)):
+            deadline = max(600.0, len(table.rows) / 20)  # a stuck registry must not hang the command forever
+            for progress in call(requests(table, Path(path).name, dry_run, what=what), timeout=deadline):
                 if progress.done:
                     final = progress
                     break
                 finished = progress.rows_checked >= len(table.rows)
                 note = "đang ghi / committing" if finished and not dry_run and not progress.bad_rows else ""
                 bar.update(progress.rows_checked, progress.bad_rows, note)
+    except KeyringError as exc:
+        bar.finish()
+        print(f"antt import: {exc}", file=err)
+        return 2
     except grpc.RpcError as exc:
         bar.finish()
         print(f"antt import: registry {target}: {exc.code().name}: {exc.details()}", file=err)  # type: ignore[attr-defined]

@@ -45,6 +45,7 @@ class ReportingServicer(pb_grpc.ReportingServiceServicer):
             return (await replay.replay(self.nats_url, q.year, q.scope, q.as_of, q.boundary)).report
         return await asyncio.to_thread(self._live, q)
 
+    @requires(READ_NATIONAL)
     @map_domain_errors
     async def GetUnitCounts(self, request: pb.GetUnitCountsRequest, context: grpc.aio.ServicerContext
                             ) -> pb.GetUnitCountsResponse:

@@ -42,10 +42,20 @@ _AREA_EVENTS = (events_pb.AreaCreated, events_pb.AreaRenamed, events_pb.AreaRepa
                 events_pb.AreaMergedInto, events_pb.AreaSplitUp, events_pb.AreaAbsorbed)
 
 
+# Built once and executed with parameters: a statement built per event (literal values) cost more
+# than its SQL, and a replay applies every area event of the reference tree again.
+_LATEST = (sa.select(area_states).where(area_states.c.level == sa.bindparam("target_level"),
+                                        area_states.c.code == sa.bindparam("target_code"))
+           .order_by(area_states.c.version.desc()).limit(1))
+_INSERT_STATE = area_states.insert()
+_INSERT_AREA = areas.insert()
+_INSERT_SUCCESSION = area_successions.insert()
+_END = (areas.update().where(areas.c.level == sa.bindparam("target_level"),
+                             areas.c.code == sa.bindparam("target_code")))
+
+
 def _latest(conn: sa.Connection, level: str, code: str) -> sa.Row[tuple[object, ...]] | None:
-    q = (sa.select(area_states).where(area_states.c.level == level, area_states.c.code == code)
-         .order_by(area_states.c.version.desc()).limit(1))
-    return conn.execute(q).first()
+    return conn.execute(_LATEST, {"target_level": level, "target_code": code}).first()
 
 
 def _state(conn: sa.Connection, p: object, **changes: str) -> None:
@@ -54,13 +64,13 @@ def _state(conn: sa.Connection, p: object, **changes: str) -> None:
     values = dict(name=latest.name if latest else "", parent_level=latest.parent_level if latest else "",
                   parent_code=latest.parent_code if latest else "")
     values.update(changes)
-    conn.execute(area_states.insert().values(
+    conn.execute(_INSERT_STATE, dict(
         level=level, code=code, version=int(p.meta.aggregate_version),  # type: ignore[attr-defined]
         effective_from=iso_date(p.meta.effective_date), **values))  # type: ignore[attr-defined]
 
 
 def _ended(conn: sa.Connection, level: str, code: str, on: object) -> None:
-    conn.execute(areas.update().where(areas.c.level == level, areas.c.code == code).values(abolished_on=on))
+    conn.execute(_END, {"target_level": level, "target_code": code, "abolished_on": on})
 
 
 def apply(conn: sa.Connection, event: ReceivedEvent) -> None:
@@ -70,7 +80,7 @@ def apply(conn: sa.Connection, event: ReceivedEvent) -> None:
         return
     on = iso_date(p.meta.effective_date)
     if isinstance(p, events_pb.AreaCreated):
-        conn.execute(areas.insert().values(level=p.level, code=p.code, established_on=on, abolished_on=None))
+        conn.execute(_INSERT_AREA, {"level": p.level, "code": p.code, "established_on": on, "abolished_on": None})
         _state(conn, p, name=p.name, parent_level=p.parent_level, parent_code=p.parent_code)
     elif isinstance(p, events_pb.AreaRenamed):
         _state(conn, p, name=p.name)
@@ -79,12 +89,12 @@ def apply(conn: sa.Connection, event: ReceivedEvent) -> None:
     elif isinstance(p, events_pb.AreaAbolished):
         _ended(conn, p.level, p.code, on)
     elif isinstance(p, events_pb.AreaMergedInto):
-        conn.execute(area_successions.insert().values(level=p.level, code=p.code, target_code=p.target_code,
-                                                      effective_date=on, whole=True))
+        conn.execute(_INSERT_SUCCESSION, {"level": p.level, "code": p.code, "target_code": p.target_code,
+                                          "effective_date": on, "whole": True})
         _ended(conn, p.level, p.code, on)
     elif isinstance(p, events_pb.AreaSplitUp):
         for target in p.target_codes:
-            conn.execute(area_successions.insert().values(level=p.level, code=p.code, target_code=target,
-                                                          effective_date=on, whole=not p.continues))
+            conn.execute(_INSERT_SUCCESSION, {"level": p.level, "code": p.code, "target_code": target,
+                                              "effective_date": on, "whole": not p.continues})
         if not p.continues:
             _ended(conn, p.level, p.code, on)

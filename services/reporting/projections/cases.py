@@ -38,10 +38,20 @@ classifications = sa.Table(
 )
 
 
+# Built once per table and executed with parameters (a statement built per event cost more than the SQL).
+_UPDATES = {t.name: t.update().where(sa.and_(t.c.unit_id == sa.bindparam("target_unit_id"),
+                                             t.c.year == sa.bindparam("target_year")))
+            for t in (cases, classifications)}
+
+
 def _upsert(conn: sa.Connection, table: sa.Table, p: Any, **values: Any) -> None:
-    where = sa.and_(table.c.unit_id == p.unit_id, table.c.year == p.year)
-    if not conn.execute(table.update().where(where).values(**values)).rowcount:
-        conn.execute(table.insert().values(unit_id=p.unit_id, year=p.year, **values))
+    if any(isinstance(v, sa.ColumnElement) for v in values.values()):  # an expression (a counter): built here
+        where = sa.and_(table.c.unit_id == p.unit_id, table.c.year == p.year)
+        if not conn.execute(table.update().where(where).values(**values)).rowcount:
+            conn.execute(table.insert().values(unit_id=p.unit_id, year=p.year, **values))
+        return
+    if not conn.execute(_UPDATES[table.name], {"target_unit_id": p.unit_id, "target_year": p.year, **values}).rowcount:
+        conn.execute(table.insert(), {"unit_id": p.unit_id, "year": p.year, **values})
 
 
 def apply(conn: sa.Connection, event: ReceivedEvent) -> None:

@@ -111,8 +111,8 @@ def test_rotation_old_tokens_stay_valid_new_tokens_use_the_new_key(tmp_path: Pat
 
 def test_config_reads_env_and_generates_a_dev_keyring(tmp_path: Path) -> None:
     cfg = AuthConfig.from_env({"ANTT_DATA_DIR": str(tmp_path)})
-    assert (cfg.required, cfg.keys_dir) == (False, tmp_path / "keys")
-    assert cfg.keyring().active == "dev-1"
+    assert (cfg.required, cfg.keys_dir, cfg.default_dir) == (True, tmp_path / "keys", True)
+    assert cfg.keyring().active == "dev-1"  # the default directory gets a development key, even when required
     assert oct((tmp_path / "keys" / "dev-1.key").stat().st_mode & 0o777) == "0o600"
     required = AuthConfig.from_env({"ANTT_AUTH_REQUIRED": "true", "ANTT_AUTH_KEYS_DIR": str(tmp_path / "none")})
     with pytest.raises(keys.KeyringError):

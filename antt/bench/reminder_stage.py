@@ -1,0 +1,78 @@
+"""The reminder scan for one deadline across all units, through notifications' gRPC API.
+
+The stack starts notifications with its scheduler clock at D-7 of the 31/03 deadlines of the
+bench's year (`stack.REMINDER_CLOCK`), after its own first scan and before the units arrive, so
+every registered unit owes a D-7 registration reminder when this stage runs. The units have no
+e-mail or webhook, so each reminder is claimed and recorded sent as an event (the NATS channel):
+the scan's own cost, without an SMTP server's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from antt.bench.results import Measurement, progress
+from antt.bench.stack import REMINDER_CLOCK
+from antt.bench.stages import BenchContext, stage
+from antt.messaging.streams import stream_name
+from antt.notifications.v1 import notifications_service_pb2 as pb
+from antt.notifications.v1 import notifications_service_pb2_grpc as pb_grpc
+
+TARGET_S = 5.0
+PREVIEW_MAX = 10_000  # units up to which PreviewSends is timed as well
+
+
+async def _caught_up(ctx: BenchContext, timeout: float) -> int:
+    """Until notifications has applied every registry event (its unit replica is complete)."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        messages = await ctx.stack.stream_messages(stream_name("registry"))
+        applied = await asyncio.to_thread(ctx.stack.applied, "notifications", "registry")
+        if applied >= messages:
+            return applied
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"notifications applied {applied}/{messages} registry events")
+        await asyncio.sleep(0.25)
+
+
+@stage("reminder_scan", requires=("antt.notifications.v1.NotificationsService/RunScan",
+                                  "antt.notifications.v1.NotificationsService/PreviewSends"),
+       title="reminder scan for one deadline over all units")
+async def reminder_scan(ctx: BenchContext) -> list[Measurement]:
+    """(PreviewSends, read only, at small scales) then RunScan at D-7 of the registration deadline: seconds."""
+    registered = ctx.state.get("registered", ctx.country.units)
+    await _caught_up(ctx, timeout=max(300.0, len(registered) / 50))
+    measured: list[Measurement] = []
+    # A preview of 10,000 units is ≈ 6.4 MB: above gRPC's 4 MB default for replies, below the server's 16 MB.
+    async with ctx.stack.channel("notifications", [("grpc.max_receive_message_length", 16 * 1024 * 1024)]) as channel:
+        stub = pb_grpc.NotificationsServiceStub(channel)
+        preview_sends = -1
+        if len(registered) <= PREVIEW_MAX:  # the reply lists every send: beyond this it outgrows the server's 16 MB
+            t0 = time.perf_counter()
+            preview = await stub.PreviewSends(pb.PreviewSendsRequest(date=REMINDER_CLOCK[:10]), timeout=600)
+            preview_sends = len(preview.sends)
+            measured.append(Measurement("reminder preview for the same deadline (PreviewSends, read only)",
+                                        value=round(time.perf_counter() - t0, 2), unit="s",
+                                        seconds=round(time.perf_counter() - t0, 2), count=preview_sends,
+                                        details={"already_claimed": preview.already_claimed}))
+        progress(f"reminder scan: running the scan over {len(registered):,} units")
+        t1 = time.perf_counter()
+        scan = await stub.RunScan(pb.RunScanRequest(), timeout=1800)
+        t2 = time.perf_counter()
+    reminded = int(ctx.stack.rows("notifications", "SELECT count(DISTINCT unit_id) FROM notifications_deliveries "
+                                                   "WHERE key LIKE '%registration%' AND unit_id != ''")[0][0])
+    checks = {"every due notice sent": int(scan.sent) == int(scan.due),
+              "no send failed": scan.failed == 0,
+              "every registered unit has its registration reminder": reminded == len(registered)}
+    if preview_sends >= 0:
+        checks["the scan sent what the preview listed"] = int(scan.sent) == preview_sends
+    note = (f"clock {scan.at[:19]}; {scan.due:,} due, {scan.sent:,} sent (NATS channel: no contacts), "
+            f"{reminded:,} units reminded of registration; target < {TARGET_S:.0f} s")
+    measured.insert(0, Measurement("reminder scan for one deadline over all units (RunScan)", value=round(t2 - t1, 2),
+                                   unit="s", seconds=round(t2 - t1, 2), count=int(scan.sent),
+                                   errors=int(scan.failed), checks=checks,
+                                   details={"due": scan.due, "skipped": scan.skipped, "at": scan.at,
+                                            "units_reminded": reminded},
+                                   note=note))
+    return measured
