@@ -30,8 +30,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-co
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --system --uid 10001 --home-dir /var/lib/antt --shell /usr/sbin/nologin antt \
- && mkdir -p /var/lib/antt \
- && chown antt:antt /var/lib/antt
+ && mkdir -p /var/lib/antt /etc/antt/keys \
+ && chown antt:antt /var/lib/antt /etc/antt/keys
 USER antt
 WORKDIR /var/lib/antt
 

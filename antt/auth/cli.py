@@ -23,6 +23,8 @@ def add_parsers(sub: Any) -> None:
     ti.set_defaults(func=cmd_token_issue)
     tk = t_sub.add_parser("keygen", help="add an Ed25519 signing key and make it active (key rotation)")
     tk.add_argument("--kid", required=True, help="key id, e.g. 2027-01")
+    tk.add_argument("--if-missing", action="store_true",
+                    help="succeed without change when the key exists (first start of a deployment)")
     tk.set_defaults(func=cmd_token_keygen)
     a = sub.add_parser("agency", help="NATS credentials for agencies that subscribe to events")
     a_sub = a.add_subparsers(dest="agency_command", required=True)
@@ -65,7 +67,7 @@ def cmd_token_keygen(args: argparse.Namespace) -> int:
         return 2
     if not created:
         print(f"khóa đã tồn tại / key exists: {args.kid}", file=sys.stderr)
-        return 1
+        return 0 if args.if_missing else 1
     print(f"{cfg.keys_dir / (args.kid + '.pub')}: khóa mới đang dùng để ký / new active signing key "
           "(copy the .pub file to every service's keys directory)")
     return 0

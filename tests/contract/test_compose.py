@@ -28,6 +28,19 @@ CREATE_DATABASE = re.compile(r"\bCREATE\s+DATABASE\s+\"?([A-Za-z0-9_]+)\"?", re.
 
 # --- the checker -------------------------------------------------------------------------------
 
+def nats_config_text(nats: dict[str, Any]) -> str:
+    """The text of the config file the nats service starts with (`-c <path>`, bind-mounted), or ""."""
+    cmd = command(nats)
+    if "-c" not in cmd:
+        return ""
+    target = cmd[cmd.index("-c") + 1]
+    for volume in nats.get("volumes") or []:
+        source, _, rest = str(volume).partition(":")
+        if rest.split(":")[0] == target and source.startswith("./"):
+            return (ROOT / source).read_text(encoding="utf-8")
+    return ""
+
+
 def load_compose(path: Path = COMPOSE_FILE) -> dict[str, Any]:
     """The compose file as plain data (YAML anchors and `<<` merges resolved)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -116,8 +129,9 @@ def check_compose(compose: dict[str, Any], created_databases: set[str] | None = 
         elif not services[dep].get("healthcheck"):
             problems.append(f"service {dep} has no healthcheck, so depends_on cannot wait for it")
     nats_cmd = command(services.get("nats") or {})
-    if services.get("nats") and not {"-js", "--jetstream"} & set(nats_cmd):
-        problems.append("nats does not enable JetStream (-js)")
+    if services.get("nats") and not ({"-js", "--jetstream"} & set(nats_cmd) or "jetstream" in nats_config_text(
+            services["nats"])):
+        problems.append("nats does not enable JetStream (-js or a jetstream block in its -c config)")
 
     images: dict[str, str] = {}
     host_ports: dict[int, str] = {}
@@ -136,6 +150,10 @@ def check_compose(compose: dict[str, Any], created_databases: set[str] | None = 
         if "build" not in svc and "image" not in svc:
             problems.append(f"{name}: neither build nor image")
         images[name] = repr((svc.get("build"), svc.get("image")))
+
+        nats_user = urlsplit(environment(svc).get("ANTT_NATS_URL", "")).username
+        if nats_user != name:
+            problems.append(f"{name}: connects to NATS as {nats_user!r}, not as its own user {name!r}")
 
         deps = dependencies(svc)
         for dep in DEPENDENCIES:
@@ -244,7 +262,8 @@ def test_compose_services_and_commands(compose: dict[str, Any]) -> None:
         assert command(services[name]) == ["serve", name]
         assert services[name].get("restart") in {"always", "unless-stopped", "on-failure"}
     assert services["postgres"]["image"].startswith("postgres:16")
-    assert {"-js", "-sd", "/data"} <= set(command(services["nats"]))
+    assert "store_dir: /data" in nats_config_text(services["nats"])
+    assert "nats-data:/data" in services["nats"]["volumes"]
 
 
 def test_dockerfile_builds_the_one_image() -> None:
@@ -294,6 +313,10 @@ def _no_postgres_dependency(c: dict[str, Any]) -> None:
     svc["depends_on"] = {k: v for k, v in svc["depends_on"].items() if k != "postgres"}
 
 
+def _shared_nats_user(c: dict[str, Any]) -> None:
+    c["services"]["reporting"]["environment"]["ANTT_NATS_URL"] = "nats://registry:x@nats:4222"
+
+
 def _localhost_bind(c: dict[str, Any]) -> None:
     c["services"]["reporting"]["environment"]["ANTT_BIND_HOST"] = "127.0.0.1"
 
@@ -308,6 +331,7 @@ def _localhost_bind(c: dict[str, Any]) -> None:
     (_other_image, "not built from one image"),
     (_no_postgres_dependency, "assessment: does not depend on postgres"),
     (_localhost_bind, "reporting: ANTT_BIND_HOST=127.0.0.1"),
+    (_shared_nats_user, "reporting: connects to NATS as 'registry'"),
 ])
 def test_checker_reports_mutation(compose: dict[str, Any], mutate: Any, expected: str) -> None:
     broken = copy.deepcopy(compose)
@@ -332,3 +356,35 @@ def test_compose_console_calls_the_four_services(compose: dict[str, Any]) -> Non
         assert host == name and deps.get(name) == "service_healthy", name
         assert int(port) == ServiceSettings.from_env(name, environment(compose["services"][name])).grpc_port
     assert str(settings.port) in " ".join(console["healthcheck"]["test"])
+
+
+def test_compose_nats_has_one_user_per_service_and_starts(compose: dict[str, Any], tmp_path: Path) -> None:
+    import subprocess
+
+    from antt.messaging.natsconfig import deployment_accounts, password_variable
+    from antt.runtime.nats_server import binary
+
+    nats = compose["services"]["nats"]
+    config = nats_config_text(nats)
+    assert deployment_accounts() in config, "regenerate deploy/compose/nats.conf's accounts block"
+    for svc in SERVICES:  # the password the server expects is the one the service sends
+        variable = password_variable(svc)
+        assert urlsplit(environment(compose["services"][svc])["ANTT_NATS_URL"]).password == environment(nats)[variable]
+    (tmp_path / "nats.conf").write_text(config, encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin", **{password_variable(svc): f"test-{svc}" for svc in SERVICES}}
+    result = subprocess.run([binary(), "-c", str(tmp_path / "nats.conf"), "-t"], env=env, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_antt_container_shares_the_token_keys(compose: dict[str, Any]) -> None:
+    keys = compose["services"]["keys"]
+    assert command(keys)[:2] == ["token", "keygen"] and "--if-missing" in command(keys)
+    directory = environment(keys)["ANTT_AUTH_KEYS_DIR"]
+    assert f"antt-keys:{directory}" in keys["volumes"]
+    for name in [*SERVICES, "console"]:
+        svc = compose["services"][name]
+        assert environment(svc)["ANTT_AUTH_KEYS_DIR"] == directory, name
+        assert f"antt-keys:{directory}:ro" in svc["volumes"], name
+        if name != "console":
+            assert dependencies(svc)["keys"] == "service_completed_successfully", name
