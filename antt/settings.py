@@ -32,7 +32,7 @@ COMMON_VARS: tuple[EnvVar, ...] = (
     EnvVar("ANTT_BIND_HOST", "127.0.0.1", "Address the gRPC and metrics servers listen on"),
     EnvVar("ANTT_CONSUMER_MAX_DELIVER", "5", "Deliveries of a failing message before it goes to antt.dlq.<consumer>"),
     EnvVar("ANTT_CONSUMER_ACK_WAIT", "30", "Seconds before an unacknowledged message is redelivered"),
-    EnvVar("ANTT_CONSUMER_BATCH", "100", "Messages fetched per pull by a consumer"),
+    EnvVar("ANTT_CONSUMER_BATCH", "1000", "Messages fetched per pull by a consumer (at most one transaction)"),
     EnvVar("ANTT_RELAY_BATCH", "200", "Notifications read and published per relay batch"),
     EnvVar("ANTT_RELAY_POLL_INTERVAL", "0.2", "Seconds the relay waits when the event store has nothing new"),
     EnvVar("ANTT_LOG_LEVEL", "INFO", "Python logging level"),

@@ -1,13 +1,14 @@
 """Rollup query latency through reporting's gRPC API, with a registry of queries to measure.
 
-Today reporting answers GetUnitCounts (national: units per province). Richer rollups (national,
-province and commune scopes of the classification) are added with `@rollup(...)`: a query names
-the RPC it needs and returns (call, check) for the country.
+GetUnitCounts (national: units per province) and GetRollup of the year for the busiest province and
+its busiest commune are measured; more are added with `@rollup(...)`: a query names the RPC it
+needs, how to call it for the bench's country and how to check a reply against that country.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,12 +20,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from antt.bench.results import Measurement, latency_ms, progress, rate
 from antt.bench.stages import BenchContext, missing_methods, stage
+from antt.bench.year_stage import YEAR, year_sample
 from antt.reporting.v1 import reporting_service_pb2 as pb
 from antt.reporting.v1 import reporting_service_pb2_grpc as pb_grpc
 
 CONCURRENT = 8
 
-Call = Callable[[grpc.aio.Channel], Awaitable[Any]]
+Call = Callable[[grpc.aio.Channel, BenchContext], Awaitable[Any]]
 Check = Callable[[Any, BenchContext], bool]
 
 
@@ -36,16 +38,17 @@ class RollupQuery:
     requires: Sequence[str]
     call: Call
     check: Check
+    max_calls: int = 0  # calls per measurement at most (0: the bench's --query-calls)
 
 
 ROLLUPS: list[RollupQuery] = []
 
 
-def rollup(name: str, requires: Sequence[str], check: Check) -> Callable[[Call], Call]:
+def rollup(name: str, requires: Sequence[str], check: Check, max_calls: int = 0) -> Callable[[Call], Call]:
     """Register a rollup query: the decorated function calls it, `check` says whether a reply is right."""
 
     def register(call: Call) -> Call:
-        ROLLUPS.append(RollupQuery(name, tuple(requires), call, check))
+        ROLLUPS.append(RollupQuery(name, tuple(requires), call, check, max_calls))
         return call
 
     return register
@@ -58,16 +61,63 @@ def _counts_match(reply: pb.GetUnitCountsResponse, ctx: BenchContext) -> bool:
 
 @rollup("national units per province (GetUnitCounts)", ("antt.reporting.v1.ReportingService/GetUnitCounts",),
         _counts_match)
-async def _unit_counts(channel: grpc.aio.Channel) -> pb.GetUnitCountsResponse:
+async def _unit_counts(channel: grpc.aio.Channel, ctx: BenchContext) -> pb.GetUnitCountsResponse:
     return await pb_grpc.ReportingServiceStub(channel).GetUnitCounts(pb.GetUnitCountsRequest(), timeout=30)
 
 
-async def _health(channel: grpc.aio.Channel) -> Any:
+def busiest(ctx: BenchContext) -> tuple[str, str]:
+    """(province, commune) with the most units taken through the year (ties: the lowest code)."""
+    sample = year_sample(ctx.country.units, ctx.year_units)
+    provinces = collections.Counter(u.province_code for u in sample)
+    province = max(sorted(provinces), key=lambda p: provinces[p])
+    communes = collections.Counter(u.commune_code for u in sample if u.province_code == province)
+    return province, max(sorted(communes), key=lambda c: communes[c])
+
+
+def _scope_matches(kind: str) -> Check:
+    """A rollup of the year is right when it counts the scope's generated units, in scope, and its decisions
+    are none (the full year did not run) or every unit of the scope taken through the year, all recognised."""
+
+    def check(reply: pb.GetRollupResponse, ctx: BenchContext) -> bool:
+        province, commune = busiest(ctx)
+        code = province if kind == "province" else commune
+
+        def inside(u: Any) -> bool:
+            return (u.province_code if kind == "province" else u.commune_code) == code
+
+        total = reply.rollup.area.total
+        units = sum(1 for u in ctx.country.units if inside(u))
+        year = sum(1 for u in year_sample(ctx.country.units, ctx.year_units) if inside(u))
+        return (reply.rollup.area.code == code and total.in_scope == units and total.decided in (0, year)
+                and total.recognised == total.decided)
+
+    return check
+
+
+def _get_rollup(kind: str) -> Call:
+    async def call(channel: grpc.aio.Channel, ctx: BenchContext) -> pb.GetRollupResponse:
+        province, commune = busiest(ctx)
+        scope = f"province:{province}" if kind == "province" else f"commune:{commune}"
+        return await pb_grpc.ReportingServiceStub(channel).GetRollup(
+            pb.GetRollupRequest(query=pb.ReportQuery(year=YEAR, scope=scope)), timeout=60)
+
+    return call
+
+
+# A GetRollup computes the report from the read models (every unit's life): far heavier than a count,
+# so fewer calls are timed.
+ROLLUP_CALLS = 40
+for _kind in ("province", "commune"):
+    rollup(f"{_kind} rollup of the year, busiest {_kind} (GetRollup)",
+           ("antt.reporting.v1.ReportingService/GetRollup",), _scope_matches(_kind), ROLLUP_CALLS)(_get_rollup(_kind))
+
+
+async def _health(channel: grpc.aio.Channel, ctx: BenchContext | None = None) -> Any:
     return await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=30)
 
 
-async def timed_calls(open_channel: Callable[[], grpc.aio.Channel], call: Call, calls: int, concurrent: int
-                      ) -> tuple[list[float], list[Any], float]:
+async def timed_calls(open_channel: Callable[[], grpc.aio.Channel], call: Callable[[grpc.aio.Channel], Awaitable[Any]],
+                      calls: int, concurrent: int) -> tuple[list[float], list[Any], float]:
     """`calls` calls spread over `concurrent` clients on one channel: latencies, replies, wall seconds."""
     latencies: list[float] = []
     replies: list[Any] = []
@@ -107,13 +157,15 @@ async def rollup_queries(ctx: BenchContext) -> list[Measurement]:
             continue
         for concurrent in (1, CONCURRENT):
             progress(f"rollups: {q.name}, {concurrent} client(s)")
-            latencies, replies, seconds = await timed_calls(target, q.call, ctx.query_calls, concurrent)
+            call = functools.partial(q.call, ctx=ctx)
+            calls = min(ctx.query_calls, q.max_calls) if q.max_calls else ctx.query_calls
+            latencies, replies, seconds = await timed_calls(target, call, calls, concurrent)
             wrong = sum(1 for r in replies if not q.check(r, ctx))
             lat = latency_ms(latencies)
             out.append(Measurement(f"rollup {q.name}, {concurrent} client(s)", value=lat["p50"], unit="ms p50",
                                    seconds=round(seconds, 2), count=len(replies), latency_ms=lat,
                                    limit="grpc_roundtrip", errors=wrong,
-                                   checks={"every reply equals the generated counts": wrong == 0},
+                                   checks={"every reply matches the generated country": wrong == 0},
                                    details={"queries_per_s": rate(len(replies), seconds)},
                                    note=f"{rate(len(replies), seconds):,.0f} queries/s"))
     return out

@@ -12,6 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 
+# Seconds to open a PostgreSQL connection: an unreachable database fails instead of hanging.
+CONNECT_TIMEOUT_S = 10
+
+
 class DatabaseUrlError(ValueError):
     """The database URL is neither sqlite:///path nor postgresql://…"""
 
@@ -36,6 +40,9 @@ def eventsourcing_env(url: str) -> dict[str, str]:
         return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path),
                 "SQLITE_LOCK_TIMEOUT": "30"}
     if is_postgres(url):
+        # Imported here so that SQLite-only processes never load psycopg.
+        from antt.eventstore.postgres import RECORDER_TOPIC
+
         parts = urlsplit(url)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -46,6 +53,8 @@ def eventsourcing_env(url: str) -> dict[str, str]:
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_LOCK_TIMEOUT": "10",
+            # Big saves in bounded INSERTs instead of one pipelined statement (see antt.eventstore.postgres).
+            "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,
         }
     raise DatabaseUrlError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://…")
 
@@ -72,7 +81,8 @@ def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
 
 def create_engine(url: str) -> Engine:
     """A SQLAlchemy engine for read models and tracking tables in the service's database."""
-    engine = sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True)
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if is_postgres(url) else {}
+    engine = sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]

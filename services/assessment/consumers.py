@@ -6,4 +6,5 @@ from antt.messaging.consumer import ConsumerSpec
 from services.assessment import projections
 
 FROM_REGISTRY = ConsumerSpec(name="assessment-from-registry", source="registry",
-                             projection=projections.on_registry_event, metadata=(projections.metadata,))
+                             projection=projections.on_registry_event, metadata=(projections.metadata,),
+                             batch_projection=projections.on_registry_events)

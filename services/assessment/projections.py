@@ -77,29 +77,74 @@ def _update(conn: sa.Connection, unit_id: str, **values: object) -> None:
         log.warning("assessment replica: event for unknown unit %s ignored", unit_id)
 
 
+# (is a registration, unit id, columns it sets); None: not an event of the replica
+Change = tuple[bool, str, dict[str, object]]
+
+
+def _change(p: object) -> Change | None:
+    if isinstance(p, events_pb.UnitRegistered):
+        return True, p.unit_id, dict(
+            code=p.code, name=p.name, unit_type=p.unit_type, province_code=p.province_code,
+            commune_code=p.commune_code, eligible=p.eligibility.eligible, eligibility_reason=p.eligibility.reason_code,
+            eligibility_explanation_vi=p.eligibility.explanation_vi[:500], last_effective_date=_effective(p))
+    if isinstance(p, events_pb.UnitEligibilityFactsDeclared):
+        return False, p.unit_id, dict(
+            eligible=p.eligibility.eligible, eligibility_reason=p.eligibility.reason_code,
+            eligibility_explanation_vi=p.eligibility.explanation_vi[:500], last_effective_date=_effective(p))
+    if isinstance(p, events_pb.UnitUpdated):
+        return False, p.unit_id, dict(name=p.name, managing_authority=p.managing_authority)
+    if isinstance(p, events_pb.UnitMoved):
+        return False, p.unit_id, dict(province_code=p.province_code, commune_code=p.commune_code,
+                                      last_effective_date=_effective(p))
+    if isinstance(p, events_pb.UnitClosed):
+        closed_on = _effective(p) or date.today().isoformat()
+        return False, p.unit_id, dict(closed_on=closed_on, closure_reason=p.reason, successor_code=p.successor_code,
+                                      last_effective_date=closed_on)
+    return None
+
+
 def on_registry_event(conn: sa.Connection, event: ReceivedEvent) -> None:
     """Keep the replica in step with the registry's published unit events."""
-    p = event.payload
-    if isinstance(p, events_pb.UnitRegistered):
-        values = dict(code=p.code, name=p.name, unit_type=p.unit_type, province_code=p.province_code,
-                      commune_code=p.commune_code, eligible=p.eligibility.eligible,
-                      eligibility_reason=p.eligibility.reason_code,
-                      eligibility_explanation_vi=p.eligibility.explanation_vi[:500],
-                      last_effective_date=_effective(p))
-        exists = conn.execute(_EXISTS, {"target_unit_id": p.unit_id}).first()
-        if exists:
-            conn.execute(_UPDATE, {"target_unit_id": p.unit_id, **values})
+    change = _change(event.payload)
+    if change is None:
+        return
+    registration, unit_id, values = change
+    if not registration:
+        _update(conn, unit_id, **values)
+    elif conn.execute(_EXISTS, {"target_unit_id": unit_id}).first():
+        conn.execute(_UPDATE, {"target_unit_id": unit_id, **values})
+    else:
+        conn.execute(_INSERT, {"unit_id": unit_id, **values})
+
+
+# What a registration's insert leaves to the column defaults, spelt out so every row of a multi-row
+# insert has the same columns.
+_INSERT_DEFAULTS: dict[str, object] = dict(managing_authority="", closed_on=None, closure_reason="", successor_code="")
+_KNOWN = sa.select(unit_replica.c.unit_id).where(unit_replica.c.unit_id.in_(sa.bindparam("unit_ids", expanding=True)))
+
+
+def on_registry_events(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
+    """`on_registry_event` for a batch: each unit's changes folded in order (later events win), then one
+    multi-row insert for new units and one executemany update per set of changed columns."""
+    changes = [c for c in (_change(e.payload) for e in events) if c is not None]
+    if not changes:
+        return
+    known = set(conn.execute(_KNOWN, {"unit_ids": sorted({c[1] for c in changes})}).scalars())
+    inserts: dict[str, dict[str, object]] = {}
+    updates: dict[str, dict[str, object]] = {}
+    for registration, unit_id, values in changes:
+        if unit_id in inserts:
+            inserts[unit_id].update(values)
+        elif unit_id in known:
+            updates.setdefault(unit_id, {}).update(values)
+        elif registration:
+            inserts[unit_id] = {"unit_id": unit_id, **_INSERT_DEFAULTS, **values}
         else:
-            conn.execute(_INSERT, {"unit_id": p.unit_id, **values})
-    elif isinstance(p, events_pb.UnitEligibilityFactsDeclared):
-        _update(conn, p.unit_id, eligible=p.eligibility.eligible, eligibility_reason=p.eligibility.reason_code,
-                eligibility_explanation_vi=p.eligibility.explanation_vi[:500], last_effective_date=_effective(p))
-    elif isinstance(p, events_pb.UnitUpdated):
-        _update(conn, p.unit_id, name=p.name, managing_authority=p.managing_authority)
-    elif isinstance(p, events_pb.UnitMoved):
-        _update(conn, p.unit_id, province_code=p.province_code, commune_code=p.commune_code,
-                last_effective_date=_effective(p))
-    elif isinstance(p, events_pb.UnitClosed):
-        closed_on = _effective(p) or date.today().isoformat()
-        _update(conn, p.unit_id, closed_on=closed_on, closure_reason=p.reason, successor_code=p.successor_code,
-                last_effective_date=closed_on)
+            log.warning("assessment replica: event for unknown unit %s ignored", unit_id)
+    if inserts:
+        conn.execute(_INSERT, list(inserts.values()))
+    by_columns: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for unit_id, values in updates.items():
+        by_columns.setdefault(tuple(sorted(values)), []).append({"target_unit_id": unit_id, **values})
+    for rows in by_columns.values():
+        conn.execute(_UPDATE, rows)

@@ -318,6 +318,7 @@ async def maybe(request: web.Request, method: Any, message: Any) -> Any:
 
 REGISTRY_PAGE = 1000     # the registry's and assessment's largest page
 MAX_SCANNED = 50_000     # items read for one page view: a bound on the work a single request can cause
+PREVIEW_SHOWN = 1000     # sends of the next scan listed on the deadlines page
 
 
 async def every_page(fetch: Callable[[str], Awaitable[Any]], field: str,
@@ -740,9 +741,9 @@ async def deadlines(request: web.Request) -> web.StreamResponse:
     sent = await call(request, n.ListDeliveries, npb.ListDeliveriesRequest(jurisdiction=j, limit=200))
     preview, preview_error = None, None
     try:  # what the next scan would send; the service answers national callers only
-        reply = await call(request, n.PreviewSends, npb.PreviewSendsRequest())
-        preview = [p for p in reply.sends if (not province or p.province_code == province)
-                   and (not commune or p.commune_code == commune)]
+        # the scope's sends, page after page, up to PREVIEW_SHOWN (the page lists, it does not audit)
+        preview = [p async for p in every_page(lambda token: call(request, n.PreviewSends, npb.PreviewSendsRequest(
+            jurisdiction=j, page_size=PREVIEW_SHOWN, page_token=token)), "sends", limit=PREVIEW_SHOWN)]
     except ServiceError as error:
         if error.unauthenticated:
             raise

@@ -65,12 +65,11 @@ class Notifications(ServiceApplication):
               sent_receipt: str | None = None) -> ReminderDelivery | None:
         """Record the intent to send; None when the key is claimed already (by anyone, ever).
 
-        With `sent_receipt` the claim and the send are one write: for the NATS channel, where the
-        stored Sent event is itself what the outbox relay publishes.
+        With `sent_receipt` the claim and the send are one event: for the NATS channel, where the
+        stored event is itself what the outbox relay publishes.
         """
-        delivery = ReminderDelivery(key=key, channel=channel, claimed_by=by, claimed_at=at, message=message)
-        if sent_receipt is not None:
-            delivery.mark_sent(at, sent_receipt)
+        delivery = ReminderDelivery(key=key, channel=channel, claimed_by=by, claimed_at=at, message=message,
+                                    sent_receipt=sent_receipt)
         try:
             self.save(delivery)
         except IntegrityError:
@@ -148,15 +147,14 @@ class Notifications(ServiceApplication):
             part = claims[first:first + chunk]
             made = []
             for key, channel, by, at, message in part:
-                delivery = ReminderDelivery(key=key, channel=channel, claimed_by=by, claimed_at=at, message=message)
-                delivery.mark_sent(at, receipt)
-                made.append(delivery)
+                made.append(ReminderDelivery(key=key, channel=channel, claimed_by=by, claimed_at=at, message=message,
+                                             sent_receipt=receipt))
             try:
                 self.save(*made)
             except IntegrityError:
                 out.extend(self.claim(k, c, b, a, m, sent_receipt=receipt) for k, c, b, a, m in part)
                 continue
-            self.write_rows(made)
+            self.write_rows(made, new=True)
             out.extend(made)
         return out
 
@@ -164,11 +162,22 @@ class Notifications(ServiceApplication):
         """Upsert the listing row of a delivery (after each saved change)."""
         self.write_rows([d])
 
-    def write_rows(self, changed: list[ReminderDelivery]) -> None:
-        """Upsert the listing rows of deliveries in one transaction."""
+    def write_rows(self, changed: list[ReminderDelivery], new: bool = False) -> None:
+        """Upsert the listing rows of deliveries in one transaction.
+
+        With `new` (deliveries just created in the store) the rows are inserted in one statement; a
+        row healed meanwhile from the store by another worker makes it fall back to the upsert per row.
+        """
         if self.engine is None or not changed:
             return
         with self.engine.begin() as conn:
+            if new:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(_INSERT_ROW, [{"key": d.key, **_row_values(d)} for d in changed])
+                    return
+                except sa.exc.IntegrityError:
+                    pass
             for d in changed:
                 values = _row_values(d)
                 if conn.execute(_UPDATE_ROW, {"target_key": d.key, **values}).rowcount == 0:

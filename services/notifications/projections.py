@@ -59,25 +59,72 @@ def _upsert_unit(conn: sa.Connection, unit_id: str, **values: object) -> None:
         conn.execute(units.insert().values(unit_id=unit_id, **values))
 
 
+# (inserts the unit when it is missing, unit id, columns it sets); None: not an event of the replica
+Change = tuple[bool, str, dict[str, object]]
+
+
+def _change(p: object) -> Change | None:
+    if isinstance(p, registry_pb.UnitRegistered):
+        return True, p.unit_id, dict(code=p.code, name=p.name, unit_type=p.unit_type, province_code=p.province_code,
+                                     commune_code=p.commune_code,
+                                     eligible=p.eligibility.eligible if p.HasField("eligibility") else True)
+    if isinstance(p, registry_pb.UnitEligibilityFactsDeclared):
+        return True, p.unit_id, dict(code=p.code, unit_type=p.unit_type, province_code=p.province_code,
+                                     commune_code=p.commune_code, eligible=p.eligibility.eligible)
+    if isinstance(p, registry_pb.UnitUpdated):
+        return True, p.unit_id, dict(code=p.code, name=p.name, managing_authority=p.managing_authority,
+                                     contact_email=p.contact_email, contact_webhook=p.contact_webhook,
+                                     province_code=p.province_code, commune_code=p.commune_code)
+    if isinstance(p, registry_pb.UnitMoved):
+        return False, p.unit_id, dict(province_code=p.province_code, commune_code=p.commune_code)
+    if isinstance(p, registry_pb.UnitClosed):
+        return False, p.unit_id, dict(closed=True)
+    return None
+
+
 def on_registry_event(conn: sa.Connection, event: ReceivedEvent) -> None:
     """Keep the unit replica: registration, eligibility facts, contacts, moves and closure."""
-    p = event.payload
-    if isinstance(p, registry_pb.UnitRegistered):
-        _upsert_unit(conn, p.unit_id, code=p.code, name=p.name, unit_type=p.unit_type,
-                     province_code=p.province_code, commune_code=p.commune_code,
-                     eligible=p.eligibility.eligible if p.HasField("eligibility") else True)
-    elif isinstance(p, registry_pb.UnitEligibilityFactsDeclared):
-        _upsert_unit(conn, p.unit_id, code=p.code, unit_type=p.unit_type, province_code=p.province_code,
-                     commune_code=p.commune_code, eligible=p.eligibility.eligible)
-    elif isinstance(p, registry_pb.UnitUpdated):
-        _upsert_unit(conn, p.unit_id, code=p.code, name=p.name, managing_authority=p.managing_authority,
-                     contact_email=p.contact_email, contact_webhook=p.contact_webhook,
-                     province_code=p.province_code, commune_code=p.commune_code)
-    elif isinstance(p, registry_pb.UnitMoved):
-        conn.execute(units.update().where(units.c.unit_id == p.unit_id)
-                     .values(province_code=p.province_code, commune_code=p.commune_code))
-    elif isinstance(p, registry_pb.UnitClosed):
-        conn.execute(units.update().where(units.c.unit_id == p.unit_id).values(closed=True))
+    change = _change(event.payload)
+    if change is None:
+        return
+    upsert, unit_id, values = change
+    if upsert:
+        _upsert_unit(conn, unit_id, **values)
+    else:  # a move or closure of a unit not seen yet changes nothing
+        conn.execute(units.update().where(units.c.unit_id == unit_id).values(**values))
+
+
+# What an insert leaves to the column defaults, spelt out so every row of a multi-row insert has the same columns.
+_INSERT_DEFAULTS: dict[str, object] = dict(name="", unit_type="", eligible=True, closed=False, managing_authority="",
+                                           contact_email="", contact_webhook="")
+_KNOWN = sa.select(units.c.unit_id).where(units.c.unit_id.in_(sa.bindparam("unit_ids", expanding=True)))
+_UPDATE = units.update().where(units.c.unit_id == sa.bindparam("target_unit_id"))
+_INSERT = units.insert()
+
+
+def on_registry_events(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
+    """`on_registry_event` for a batch: each unit's changes folded in order (later events win), then one
+    multi-row insert for new units and one executemany update per set of changed columns."""
+    changes = [c for c in (_change(e.payload) for e in events) if c is not None]
+    if not changes:
+        return
+    known = set(conn.execute(_KNOWN, {"unit_ids": sorted({c[1] for c in changes})}).scalars())
+    inserts: dict[str, dict[str, object]] = {}
+    updates: dict[str, dict[str, object]] = {}
+    for upsert, unit_id, values in changes:
+        if unit_id in inserts:
+            inserts[unit_id].update(values)
+        elif unit_id in known:
+            updates.setdefault(unit_id, {}).update(values)
+        elif upsert:
+            inserts[unit_id] = {"unit_id": unit_id, **_INSERT_DEFAULTS, **values}
+    if inserts:
+        conn.execute(_INSERT, list(inserts.values()))
+    by_columns: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for unit_id, values in updates.items():
+        by_columns.setdefault(tuple(sorted(values)), []).append({"target_unit_id": unit_id, **values})
+    for rows in by_columns.values():
+        conn.execute(_UPDATE, rows)
 
 
 def on_assessment_event(conn: sa.Connection, event: ReceivedEvent) -> None:

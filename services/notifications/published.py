@@ -1,7 +1,8 @@
 """The notifications service's published language: ledger events -> antt.events.v1 notification payloads.
 
 Only outcomes are published: a sent reminder (ReminderSent), a sent digest (OverdueEscalated) and a
-reminder given up (ReminderFailed). Claims, hand-overs and failed attempts stay internal.
+reminder given up (ReminderFailed), from a Sent event, or from a claim that was the send itself (the NATS
+channel: Claimed with a receipt). Other claims, hand-overs and failed attempts stay internal.
 """
 
 from __future__ import annotations
@@ -26,9 +27,13 @@ class NotificationsPublisher:
 
     def to_message(self, event: Any) -> Published | None:
         """The published form of a stored event (None for internal ones)."""
-        if not isinstance(event, (ReminderDelivery.Sent, ReminderDelivery.GivenUp)):
+        claimed_sent = isinstance(event, ReminderDelivery.Claimed) and getattr(event, "sent_receipt", None) is not None
+        if not (claimed_sent or isinstance(event, (ReminderDelivery.Sent, ReminderDelivery.GivenUp))):
             return None
-        d: ReminderDelivery = self.app.repository.get(event.originator_id, version=event.originator_version)
+        # A claim that was the send holds the whole delivery (version 1): no read of the store per notice.
+        d: Any = (event.mutate(None) if claimed_sent
+                  else self.app.repository.get(event.originator_id, version=event.originator_version))
+        sent_at = event.claimed_at if claimed_sent else getattr(event, "at", None)
         facts = d.message.get("facts", {})
         meta = event_meta(event)
         province, commune = facts.get("province_code", ""), facts.get("commune_code", "")
@@ -44,5 +49,5 @@ class NotificationsPublisher:
         else:
             payload = pb.ReminderSent(reminder_key=d.key, obligation=_obligation(facts.get("obligation", {})),
                                       offset=facts.get("offset", ""), recipient=facts.get("recipient", ""),
-                                      sent_at=event.at.isoformat(), attempts=d.attempts, **common)
+                                      sent_at=sent_at.isoformat(), attempts=d.attempts, **common)
         return Published(payload, province, commune)

@@ -62,6 +62,7 @@ def test_bench_smoke_counts_match_and_nothing_fails(tmp_path: Path) -> None:
     preview = by_name["reminder preview for the same deadline (PreviewSends, read only)"]
     assert scan.errors == 0 and scan.checks and all(scan.checks.values())
     assert scan.count == preview.count and scan.count is not None and scan.count >= units
+    assert preview.details["total"] == preview.count  # every page read
     assert scan.checks["every registered unit has its registration reminder"]
     replay = [m for m in result.stages if m.name.startswith("audit replay of one province-year")]
     assert len(replay) == 1 and replay[0].checks and all(replay[0].checks.values())
@@ -78,6 +79,11 @@ def test_bench_smoke_counts_match_and_nothing_fails(tmp_path: Path) -> None:
     assert rebuild.checks and all(rebuild.checks.values())
     rollups = [m for m in result.stages if m.name.startswith("rollup ")]
     assert rollups and all(m.count == 20 and m.errors == 0 for m in rollups)
+    for kind in ("province", "commune"):  # the scoped rollups: 1 and 8 clients, 1 client after the rebuild
+        scoped = [m for m in rollups if m.name.startswith(f"rollup {kind} rollup of the year")]
+        assert [m.name.split("(GetRollup), ")[1] for m in scoped] == ["1 client(s)", "8 client(s)",
+                                                                      "1 client(s) (after rebuild)"]
+        assert all(m.checks and all(m.checks.values()) for m in scoped)
     memory = [m for m in result.stages if m.name.startswith("peak RSS")]
     assert {m.name for m in memory} >= {"peak RSS registry", "peak RSS assessment", "peak RSS reporting",
                                         "peak RSS notifications"}

@@ -100,6 +100,29 @@ async def test_calendar_preview_and_obligations_over_grpc(auth_kit: AuthKit,
                                                                                    "overdue", "overdue")
                 assert planned["digest/2026-02-03|escalation|commune:11948"].items == 2
                 assert preview.at == "2026-02-03T08:00:00+07:00"
+                assert (preview.total, preview.next_page_token) == (3, "")
+
+                # Paged one send at a time: the same sends in key order, every page at the first page's instant.
+                pages, token = [], ""
+                while True:
+                    page = await stub.PreviewSends(pb.PreviewSendsRequest(date="2026-02-03", page_size=1,
+                                                                          page_token=token))
+                    assert (len(page.sends), page.total, page.at) == (1, 3, preview.at)
+                    pages.append(page.sends[0].reminder_key)
+                    token = page.next_page_token
+                    if not token:
+                        break
+                assert pages == sorted(planned)
+                scoped = await stub.PreviewSends(pb.PreviewSendsRequest(
+                    date="2026-02-03", jurisdiction=pb.Jurisdiction(province_code="31", commune_code="11948")))
+                assert sorted(p.reminder_key for p in scoped.sends) == sorted(planned)
+                elsewhere = await stub.PreviewSends(pb.PreviewSendsRequest(
+                    date="2026-02-03", jurisdiction=pb.Jurisdiction(province_code="01")))
+                assert (list(elsewhere.sends), elsewhere.total) == ([], 0)
+                for bad in ("nonsense", "djE6e30"):  # not base64 of a token; "v1:{}" without its fields
+                    with pytest.raises(grpc.aio.AioRpcError) as caught:
+                        await stub.PreviewSends(pb.PreviewSendsRequest(page_token=bad))
+                    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
 
                 # A scan at D sends exactly the previewed keys; a second preview finds them claimed.
                 clock.set(datetime(2026, 2, 3, 8, 0, tzinfo=ICT))

@@ -77,6 +77,7 @@ async def test_sent_failed_and_escalated_notices_are_published_once_on_nats(tmp_
     assert (sent.reminder_key, sent.channel, sent.offset) == ("2026/registration/u-nats|overdue|unit:u-nats",
                                                               "nats", "overdue")
     assert (sent.obligation.due_date, sent.obligation.nominal_due_date) == ("2026-02-02", "2026-01-31")
+    assert (sent.sent_at, sent.attempts) == ("2026-02-03T08:00:00+07:00", 0)  # claimed sent: one stored event
     failed = events_pb.ReminderFailed.FromString(by_subject["antt.notifications.v1.ReminderFailed.31.11948"].data)
     assert failed.attempts == 1 and failed.recipient == "unit:u-dead" and failed.last_error
     digest = events_pb.OverdueEscalated.FromString(by_subject["antt.notifications.v1.OverdueEscalated.31.11948"].data)

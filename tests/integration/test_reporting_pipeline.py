@@ -283,6 +283,26 @@ async def test_replay_as_of_the_day_before_a_reclassification_reproduces_the_ear
     assert f"digest sha256: {before.digest}" in out.stdout
 
 
+async def test_scoped_replays_read_only_their_provinces_and_equal_the_live_rollups_across_a_province_move(
+        pipeline: Pipeline) -> None:
+    stub = pipeline.stub
+    # before any move between them, a province's replay does not read the other province's events
+    whole = await stub.ReplayReport(pb.ReplayReportRequest(query=query("national")))
+    hp = await stub.ReplayReport(pb.ReplayReportRequest(query=query(f"province:{HP}")))
+    assert hp.events["registry"] < whole.events["registry"] and hp.events["assessment"] < whole.events["assessment"]
+    # HP-1 moves to Hà Nội in December: both provinces' replays must place it as the live rollups do
+    pipeline.registry.move_unit(pipeline.registry.get_unit_by_code("HP-1").id, HN, "00008", date(Y, 12, 1), SYSTEM)
+    await pipeline.relay_registry()
+    await pipeline.settle()
+    for boundary in ("then", "today"):
+        for scope in (f"province:{HN}", f"province:{HP}", "commune:00008", "commune:11560", "national"):
+            live = (await stub.GetRollup(pb.GetRollupRequest(query=query(scope, boundary=boundary)))).rollup
+            replayed = await stub.ReplayReport(pb.ReplayReportRequest(query=query(scope, boundary=boundary)))
+            assert replayed.digest == live.digest and replayed.rollup == live, (scope, boundary)
+    hn = (await stub.GetRollup(pb.GetRollupRequest(query=query(f"province:{HN}")))).rollup
+    assert "HP-1" in {a.unit_code for a in hn.award_eligible}  # the move is counted where the unit ended the year
+
+
 async def test_drop_and_rebuild_gives_an_identical_checksum_and_the_gap_check_finds_a_deleted_row(
         pipeline: Pipeline) -> None:
     engine = create_engine(pipeline.reporting_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import date, datetime
 from typing import Any
 
@@ -19,6 +20,9 @@ from services.notifications.api import jurisdiction as authz
 from services.notifications.domain import ical
 from services.notifications.domain.schedule import VIETNAM
 from services.notifications.scanner import Scanner
+
+PREVIEW_PAGE, PREVIEW_PAGE_MAX = 1000, 5000  # sends per PreviewSends page: default, maximum (≈ 2 MB)
+PREVIEW_KEPT_S = 300.0  # seconds a preview serves the pages after its first
 
 
 def _date(value: str, field: str, default: date) -> date:
@@ -90,6 +94,9 @@ class NotificationsServicer(pb_grpc.NotificationsServiceServicer):
         self.scanner = scanner
         self.working = scanner.working
         self.authz_resolver = authz.ReplicaResolver(engine)
+        # The preview computed for a first page, reused by the pages after it (one consistent listing):
+        # (instant, province, commune) -> (monotonic time, preview).
+        self._previews: dict[tuple[datetime, str, str], tuple[float, preview.Preview]] = {}
 
     def _today(self) -> date:
         return self.scanner.clock.now().astimezone(VIETNAM).date()
@@ -150,17 +157,34 @@ class NotificationsServicer(pb_grpc.NotificationsServiceServicer):
                                               request.include_past)
         return pb.GetUnitCalendarResponse(content_type=ical.CONTENT_TYPE, body=body, events=count)
 
+    async def _preview(self, at: datetime, province: str, commune: str, again: bool) -> preview.Preview:
+        """A first page computes the preview; the next pages of it reuse that one while it is fresh."""
+        key, now = (at, province, commune), time.monotonic()
+        cached = self._previews.get(key)
+        if again and cached is not None and now - cached[0] < PREVIEW_KEPT_S:
+            return cached[1]
+        found = await asyncio.to_thread(preview.preview_at, self.scanner, at, province, commune)
+        self._previews = {key: (now, found)}  # one listing kept: the memory of one preview at most
+        return found
+
     @requires(authz.NATIONAL_READ)
     @map_domain_errors
     async def PreviewSends(self, request: pb.PreviewSendsRequest, context: grpc.aio.ServicerContext
                            ) -> pb.PreviewSendsResponse:
-        if request.at:
-            found = await asyncio.to_thread(preview.preview_at, self.scanner, _instant(request.at, "at"))
+        # later pages preview the first page's instant: the token carries it with the last key sent
+        if request.page_token:
+            start = preview.Page.parse(request.page_token)
+        elif request.at:
+            start = preview.Page(_instant(request.at, "at"))
         else:
-            day = _date(request.date, "date", self._today())
-            found = await asyncio.to_thread(preview.preview_day, self.scanner, day)
-        return pb.PreviewSendsResponse(at=found.at.isoformat(), sends=[_planned_pb(p) for p in found.sends],
-                                       already_claimed=found.already_claimed)
+            start = preview.Page(preview.send_time(self.scanner, _date(request.date, "date", self._today())))
+        size = PREVIEW_PAGE if request.page_size == 0 else min(request.page_size, PREVIEW_PAGE_MAX)
+        j = request.jurisdiction
+        found = await self._preview(start.at, j.province_code, j.commune_code, again=bool(request.page_token))
+        sends, last = preview.page_of(found, start.after, size)
+        return pb.PreviewSendsResponse(at=found.at.isoformat(), sends=[_planned_pb(p) for p in sends],
+                                       already_claimed=found.already_claimed, total=len(found.sends),
+                                       next_page_token=preview.Page(start.at, last).token() if last else "")
 
     @requires(authz.OBLIGATIONS_READ)
     @map_domain_errors

@@ -56,18 +56,20 @@ class ReminderDelivery(ChainedAggregate):
 
     @event("Claimed")
     def __init__(self, key: str, channel: str, claimed_by: str, claimed_at: datetime,
-                 message: dict[str, Any] | None = None) -> None:
+                 message: dict[str, Any] | None = None, sent_receipt: str | None = None) -> None:
         self.key = key
         self.channel = channel
         self.claimed_by = claimed_by
         self.claimed_at = claimed_at
         self.message = dict(message or {})  # what is sent (address, subject, body, facts): kept for retries
-        self.receipt = ""
         self.attempts = 0
         self.last_error = ""
         self.last_failure_at: datetime | None = None
-        self.status_value = DeliveryStatus.CLAIMED.value
-        self.settled_at: datetime | None = None
+        # With a receipt the claim is the send (the NATS channel: the stored event is what the relay
+        # publishes), so one event records both and the delivery is settled from its first version.
+        self.receipt = sent_receipt or ""
+        self.status_value = (DeliveryStatus.CLAIMED if sent_receipt is None else DeliveryStatus.SENT).value
+        self.settled_at: datetime | None = None if sent_receipt is None else claimed_at
 
     @property
     def status(self) -> DeliveryStatus:

@@ -15,7 +15,7 @@ from services.reporting.projections.province_counts import province_unit_counts,
 from services.reporting.projections.schema import metadata
 
 __all__ = ["metadata", "units", "province_unit_counts", "unit_counts", "on_registry_event",
-           "on_assessment_event", "areas", "cases", "unit_history", "province_counts"]
+           "on_registry_events", "on_assessment_event", "areas", "cases", "unit_history", "province_counts"]
 
 
 def on_registry_event(conn: sa.Connection, event: ReceivedEvent) -> None:
@@ -23,6 +23,15 @@ def on_registry_event(conn: sa.Connection, event: ReceivedEvent) -> None:
     province_counts.apply(conn, event)
     unit_history.apply(conn, event)
     areas.apply(conn, event)
+
+
+def on_registry_events(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
+    """`on_registry_event` for a fetched batch: the read models' tables are disjoint, so each read model
+    takes the whole batch in turn (units and their counts grouped; area events one by one, in order)."""
+    province_counts.apply_batch(conn, events)
+    unit_history.apply_batch(conn, events)
+    for event in events:
+        areas.apply(conn, event)
 
 
 def on_assessment_event(conn: sa.Connection, event: ReceivedEvent) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import sqlalchemy as sa
 
 from antt.events.v1 import registry_pb2 as events_pb
@@ -29,6 +31,11 @@ _COUNT_ONE = (province_unit_counts.update()
               .where(province_unit_counts.c.province_code == sa.bindparam("target_province"))
               .values(units=province_unit_counts.c.units + 1))
 _FIRST_COUNT = province_unit_counts.insert()
+_COUNT_MANY = (province_unit_counts.update()
+               .where(province_unit_counts.c.province_code == sa.bindparam("target_province"))
+               .values(units=province_unit_counts.c.units + sa.bindparam("added", type_=sa.BigInteger)))
+_COUNTED = (sa.select(province_unit_counts.c.province_code)
+            .where(province_unit_counts.c.province_code.in_(sa.bindparam("provinces", expanding=True))))
 
 
 def apply(conn: sa.Connection, event: ReceivedEvent) -> None:
@@ -41,6 +48,22 @@ def apply(conn: sa.Connection, event: ReceivedEvent) -> None:
     updated = conn.execute(_COUNT_ONE, {"target_province": p.province_code}).rowcount
     if not updated:
         conn.execute(_FIRST_COUNT, {"province_code": p.province_code, "units": 1})
+
+
+def apply_batch(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
+    """`apply` for a batch: one multi-row insert of units and one counter change per province."""
+    registered = [e.payload for e in events if isinstance(e.payload, events_pb.UnitRegistered)]
+    if not registered:
+        return
+    conn.execute(_INSERT_UNIT, [{"unit_id": p.unit_id, "province_code": p.province_code,
+                                 "commune_code": p.commune_code} for p in registered])
+    added = Counter(p.province_code for p in registered)
+    counted = set(conn.execute(_COUNTED, {"provinces": sorted(added)}).scalars())
+    if counted:
+        conn.execute(_COUNT_MANY, [{"target_province": c, "added": added[c]} for c in sorted(counted)])
+    first = [{"province_code": c, "units": n} for c, n in sorted(added.items()) if c not in counted]
+    if first:
+        conn.execute(_FIRST_COUNT, first)
 
 
 def unit_counts(conn: sa.Connection) -> list[tuple[str, int]]:

@@ -38,8 +38,7 @@ def _row(p: Any, change: str, **values: Any) -> dict[str, Any]:
     return row
 
 
-def apply(conn: sa.Connection, event: ReceivedEvent) -> None:
-    """Record a unit event as one history row."""
+def _history_row(event: ReceivedEvent) -> dict[str, Any] | None:
     p = event.payload
     if isinstance(p, events_pb.UnitRegistered):
         row = _row(p, "registered", name=p.name, unit_type=p.unit_type, eligible=p.eligibility.eligible)
@@ -52,5 +51,19 @@ def apply(conn: sa.Connection, event: ReceivedEvent) -> None:
     elif isinstance(p, events_pb.UnitClosed):
         row = _row(p, "closed")
     else:
-        return
-    conn.execute(_INSERT, row)
+        return None
+    return row
+
+
+def apply(conn: sa.Connection, event: ReceivedEvent) -> None:
+    """Record a unit event as one history row."""
+    row = _history_row(event)
+    if row is not None:
+        conn.execute(_INSERT, row)
+
+
+def apply_batch(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
+    """`apply` for a batch: the history rows in one multi-row insert (rows are independent of each other)."""
+    rows = [row for row in map(_history_row, events) if row is not None]
+    if rows:
+        conn.execute(_INSERT, rows)

@@ -40,6 +40,21 @@ def test_a_second_claim_of_the_same_key_collides_in_the_store() -> None:
     assert (stored.claimed_by, stored.status) == ("replica-a", DeliveryStatus.CLAIMED)
 
 
+def test_a_claim_with_a_receipt_is_the_send_in_one_event_and_still_collides() -> None:
+    store = LedgerStore()
+    store.save(ReminderDelivery(key=KEY, channel="nats", claimed_by="replica-a", claimed_at=T0,
+                                sent_receipt="outbox"))
+    with pytest.raises(IntegrityError):
+        store.save(ReminderDelivery(key=KEY, channel="nats", claimed_by="replica-b", claimed_at=T0,
+                                    sent_receipt="outbox"))
+    stored: ReminderDelivery = store.repository.get(delivery_id(KEY))
+    assert (stored.version, stored.status, stored.settled_at, stored.receipt) == (1, DeliveryStatus.SENT, T0,
+                                                                                   "outbox")
+    assert stored.settled
+    with pytest.raises(DeliveryAlreadySettledError):
+        stored.mark_sent(T0, "again")
+
+
 def test_failures_are_retried_with_backoff_then_the_send_is_recorded_once() -> None:
     store = LedgerStore()
     delivery = ReminderDelivery(key=KEY, channel="webhook", claimed_by="replica-a", claimed_at=T0)
