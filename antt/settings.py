@@ -91,7 +91,8 @@ def all_vars() -> tuple[EnvVar, ...]:
     return COMMON_VARS + tuple(v for s in SERVICES for v in service_vars(s))
 
 
-def _get(env: Mapping[str, str], name: str) -> str:
+def env_value(env: Mapping[str, str], name: str) -> str:
+    """The value of a declared ANTT_* variable in `env`, or its declared default when unset or empty."""
     default = next(v.default for v in all_vars() if v.name == name)
     return env.get(name, "") or default
 
@@ -120,20 +121,20 @@ class CommonSettings:
         """Read the common settings from `env` (default: the process environment)."""
         e = os.environ if env is None else env
         return cls(
-            data_dir=Path(_get(e, "ANTT_DATA_DIR")),
+            data_dir=Path(env_value(e, "ANTT_DATA_DIR")),
             nats_url=e.get("ANTT_NATS_URL", ""),
-            nats_port=int(_get(e, "ANTT_NATS_PORT")),
-            nats_replicas=int(_get(e, "ANTT_NATS_REPLICAS")),
-            bind_host=_get(e, "ANTT_BIND_HOST"),
-            consumer_max_deliver=int(_get(e, "ANTT_CONSUMER_MAX_DELIVER")),
-            consumer_ack_wait=float(_get(e, "ANTT_CONSUMER_ACK_WAIT")),
-            consumer_batch=int(_get(e, "ANTT_CONSUMER_BATCH")),
-            relay_batch=int(_get(e, "ANTT_RELAY_BATCH")),
-            relay_poll_interval=float(_get(e, "ANTT_RELAY_POLL_INTERVAL")),
-            log_level=_get(e, "ANTT_LOG_LEVEL"),
-            auth_required=_get(e, "ANTT_AUTH_REQUIRED").strip().lower() in {"1", "true", "yes", "on"},
-            auth_keys_dir=Path(_get(e, "ANTT_AUTH_KEYS_DIR") or Path(_get(e, "ANTT_DATA_DIR")) / "keys"),
-            auth_keys_configured=bool(_get(e, "ANTT_AUTH_KEYS_DIR")),
+            nats_port=int(env_value(e, "ANTT_NATS_PORT")),
+            nats_replicas=int(env_value(e, "ANTT_NATS_REPLICAS")),
+            bind_host=env_value(e, "ANTT_BIND_HOST"),
+            consumer_max_deliver=int(env_value(e, "ANTT_CONSUMER_MAX_DELIVER")),
+            consumer_ack_wait=float(env_value(e, "ANTT_CONSUMER_ACK_WAIT")),
+            consumer_batch=int(env_value(e, "ANTT_CONSUMER_BATCH")),
+            relay_batch=int(env_value(e, "ANTT_RELAY_BATCH")),
+            relay_poll_interval=float(env_value(e, "ANTT_RELAY_POLL_INTERVAL")),
+            log_level=env_value(e, "ANTT_LOG_LEVEL"),
+            auth_required=env_value(e, "ANTT_AUTH_REQUIRED").strip().lower() in {"1", "true", "yes", "on"},
+            auth_keys_dir=Path(env_value(e, "ANTT_AUTH_KEYS_DIR") or Path(env_value(e, "ANTT_DATA_DIR")) / "keys"),
+            auth_keys_configured=bool(env_value(e, "ANTT_AUTH_KEYS_DIR")),
         )
 
     @property
@@ -155,10 +156,10 @@ class RequestLimits:
     def from_env(cls, env: Mapping[str, str] | None = None) -> RequestLimits:
         """Read the limits from `env` (default: the process environment)."""
         e = os.environ if env is None else env
-        return cls(max_message_bytes=int(_get(e, "ANTT_GRPC_MAX_MESSAGE_BYTES")),
-                   max_unary_bytes=int(_get(e, "ANTT_GRPC_MAX_UNARY_BYTES")),
-                   max_string_length=int(_get(e, "ANTT_MAX_STRING_LENGTH")),
-                   max_repeated=int(_get(e, "ANTT_MAX_REPEATED")))
+        return cls(max_message_bytes=int(env_value(e, "ANTT_GRPC_MAX_MESSAGE_BYTES")),
+                   max_unary_bytes=int(env_value(e, "ANTT_GRPC_MAX_UNARY_BYTES")),
+                   max_string_length=int(env_value(e, "ANTT_MAX_STRING_LENGTH")),
+                   max_repeated=int(env_value(e, "ANTT_MAX_REPEATED")))
 
 
 @dataclass(frozen=True)
@@ -182,8 +183,8 @@ class ServiceSettings:
         url = e.get(f"ANTT_{upper}_DATABASE_URL", "") or f"sqlite:///{common.data_dir / f'{name}.db'}"
         return cls(
             name=name,
-            grpc_port=int(_get(e, f"ANTT_{upper}_GRPC_PORT")),
-            metrics_port=int(_get(e, f"ANTT_{upper}_METRICS_PORT")),
+            grpc_port=int(env_value(e, f"ANTT_{upper}_GRPC_PORT")),
+            metrics_port=int(env_value(e, f"ANTT_{upper}_METRICS_PORT")),
             database_url=url,
             common=common,
         )

@@ -10,7 +10,7 @@ from antt.assessment.v1 import assessment_service_pb2_grpc as pb_grpc
 from antt.eventstore.persistence import create_engine
 from antt.grpcx.server import ServicerBinding
 from antt.runtime.service import Service, ServiceParts
-from antt.settings import ServiceSettings, _get
+from antt.settings import ServiceSettings, env_value
 from services.assessment.api.servicer import AssessmentServicer
 from services.assessment.application import Assessments
 from services.assessment.consumers import FROM_REGISTRY
@@ -23,7 +23,7 @@ RULES_VAR = "ANTT_ASSESSMENT_RULES_DIR"
 
 def rule_catalogue(env: Mapping[str, str] | None = None) -> RuleCatalogue:
     """The packaged rule sets, or those of the folder named by ANTT_ASSESSMENT_RULES_DIR."""
-    folder = _get(os.environ if env is None else env, RULES_VAR).strip()
+    folder = env_value(os.environ if env is None else env, RULES_VAR).strip()
     return load_catalogue(Path(folder) if folder else None)
 
 

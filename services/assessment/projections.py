@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from antt.events.v1 import registry_pb2 as events_pb
 from antt.messaging.consumer import ReceivedEvent
+from antt.messaging.replica import Change, KeyedReplica
 
 log = logging.getLogger(__name__)
 metadata = sa.MetaData()
@@ -63,22 +64,9 @@ def _effective(p: object) -> str:
     return meta.effective_date if meta is not None else ""
 
 
-# Statements are built once and executed with parameters: building one per event (`.values(...)` with
-# literal values) spent most of the consumer's time generating SQLAlchemy cache keys.
-_EXISTS = sa.select(unit_replica.c.unit_id).where(unit_replica.c.unit_id == sa.bindparam("target_unit_id"))
-_INSERT = unit_replica.insert()
-_UPDATE = unit_replica.update().where(unit_replica.c.unit_id == sa.bindparam("target_unit_id"))
-
-
-def _update(conn: sa.Connection, unit_id: str, **values: object) -> None:
-    done = conn.execute(_UPDATE, {"target_unit_id": unit_id, **values})
-    if done.rowcount == 0:
-        # the registration was never seen (replica started late): nothing to update, and nothing invented
-        log.warning("assessment replica: event for unknown unit %s ignored", unit_id)
-
-
-# (is a registration, unit id, columns it sets); None: not an event of the replica
-Change = tuple[bool, str, dict[str, object]]
+def _unknown(unit_id: str) -> None:
+    # the registration was never seen (replica started late): nothing to update, and nothing invented
+    log.warning("assessment replica: event for unknown unit %s ignored", unit_id)
 
 
 def _change(p: object) -> Change | None:
@@ -103,48 +91,15 @@ def _change(p: object) -> Change | None:
     return None
 
 
+_REPLICA = KeyedReplica(unit_replica, "unit_id", dict(managing_authority="", closed_on=None, closure_reason="",
+                                                     successor_code=""))
+
+
 def on_registry_event(conn: sa.Connection, event: ReceivedEvent) -> None:
     """Keep the replica in step with the registry's published unit events."""
-    change = _change(event.payload)
-    if change is None:
-        return
-    registration, unit_id, values = change
-    if not registration:
-        _update(conn, unit_id, **values)
-    elif conn.execute(_EXISTS, {"target_unit_id": unit_id}).first():
-        conn.execute(_UPDATE, {"target_unit_id": unit_id, **values})
-    else:
-        conn.execute(_INSERT, {"unit_id": unit_id, **values})
-
-
-# What a registration's insert leaves to the column defaults, spelt out so every row of a multi-row
-# insert has the same columns.
-_INSERT_DEFAULTS: dict[str, object] = dict(managing_authority="", closed_on=None, closure_reason="", successor_code="")
-_KNOWN = sa.select(unit_replica.c.unit_id).where(unit_replica.c.unit_id.in_(sa.bindparam("unit_ids", expanding=True)))
+    _REPLICA.apply(conn, [_change(event.payload)], _unknown)
 
 
 def on_registry_events(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
-    """`on_registry_event` for a batch: each unit's changes folded in order (later events win), then one
-    multi-row insert for new units and one executemany update per set of changed columns."""
-    changes = [c for c in (_change(e.payload) for e in events) if c is not None]
-    if not changes:
-        return
-    known = set(conn.execute(_KNOWN, {"unit_ids": sorted({c[1] for c in changes})}).scalars())
-    inserts: dict[str, dict[str, object]] = {}
-    updates: dict[str, dict[str, object]] = {}
-    for registration, unit_id, values in changes:
-        if unit_id in inserts:
-            inserts[unit_id].update(values)
-        elif unit_id in known:
-            updates.setdefault(unit_id, {}).update(values)
-        elif registration:
-            inserts[unit_id] = {"unit_id": unit_id, **_INSERT_DEFAULTS, **values}
-        else:
-            log.warning("assessment replica: event for unknown unit %s ignored", unit_id)
-    if inserts:
-        conn.execute(_INSERT, list(inserts.values()))
-    by_columns: dict[tuple[str, ...], list[dict[str, object]]] = {}
-    for unit_id, values in updates.items():
-        by_columns.setdefault(tuple(sorted(values)), []).append({"target_unit_id": unit_id, **values})
-    for rows in by_columns.values():
-        conn.execute(_UPDATE, rows)
+    """`on_registry_event` for a batch, written as multi-row statements (see `KeyedReplica`)."""
+    _REPLICA.apply(conn, (_change(e.payload) for e in events), _unknown)

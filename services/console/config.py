@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from antt.settings import SERVICES, CommonSettings, ServiceSettings, all_vars
+from antt.settings import SERVICES, CommonSettings, ServiceSettings, env_value
 
 DEMO_PASSWORD = "demo"
 # The built-in demo users (ANTT_CONSOLE_DEMO_USERS=demo): the demo data's places (services/registry/demo.py).
@@ -15,11 +15,6 @@ BUILTIN_DEMO = ("bo=ministry_operator@,kiemtoan=auditor@,tinh-31=province_operat
                 "tinh-01=province_operator@01,xa-00145=commune_operator@00145,tinh-68=province_operator@68,"
                 "xa-24781=commune_operator@24781,xa-24787=commune_operator@24787")
 ROLE_TIER = {"ministry_operator": "bo", "province_operator": "tinh", "commune_operator": "xa"}
-
-
-def _get(env: Mapping[str, str], name: str) -> str:
-    default = next(v.default for v in all_vars() if v.name == name)
-    return env.get(name, "") or default
 
 
 @dataclass(frozen=True)
@@ -61,12 +56,12 @@ class ConsoleSettings:
         e = os.environ if env is None else env
         common = CommonSettings.from_env(e)
         targets = {s: f"127.0.0.1:{ServiceSettings.from_env(s, e).grpc_port}" for s in SERVICES}
-        for item in filter(None, (p.strip() for p in _get(e, "ANTT_CONSOLE_TARGETS").split(","))):
+        for item in filter(None, (p.strip() for p in env_value(e, "ANTT_CONSOLE_TARGETS").split(","))):
             name, _, address = item.partition("=")
             if name.strip() not in SERVICES or not address.strip():
                 raise ValueError(f"ANTT_CONSOLE_TARGETS: {item!r} is not <service>=<host:port>")
             targets[name.strip()] = address.strip()
-        keys = _get(e, "ANTT_AUTH_KEYS_DIR") or str(common.data_dir / "keys")
-        return cls(host=common.bind_host, port=int(_get(e, "ANTT_CONSOLE_PORT")), targets=targets,
+        keys = env_value(e, "ANTT_AUTH_KEYS_DIR") or str(common.data_dir / "keys")
+        return cls(host=common.bind_host, port=int(env_value(e, "ANTT_CONSOLE_PORT")), targets=targets,
                    data_dir=common.data_dir, keys_dir=Path(keys),
-                   demo_users=parse_demo_users(_get(e, "ANTT_CONSOLE_DEMO_USERS")))
+                   demo_users=parse_demo_users(env_value(e, "ANTT_CONSOLE_DEMO_USERS")))

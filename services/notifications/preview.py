@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import bisect
 import json
 from dataclasses import dataclass, field
@@ -10,7 +9,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from antt.errors import InvalidArgumentError
+from antt.grpcx.paging import decode_page_token, encode_page_token, invalid_page_token
 from services.notifications.application import deliveries
 from services.notifications.domain.due import digest_send_at, due_digests, due_reminders
 from services.notifications.facts import digest_message, reminder_message
@@ -92,21 +91,20 @@ class Page:
 
     def token(self) -> str:
         """The opaque page token of this position."""
-        text = "v1:" + json.dumps({"at": self.at.isoformat(), "after": self.after}, ensure_ascii=False)
-        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+        return encode_page_token(json.dumps({"at": self.at.isoformat(), "after": self.after}, ensure_ascii=False))
 
     @classmethod
     def parse(cls, token: str) -> Page:
         """A page token back; INVALID_ARGUMENT when it is not one."""
+        text = decode_page_token(token)
         try:
-            text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-            data = json.loads(text[3:]) if text.startswith("v1:") else None
+            data = json.loads(text)
             at = datetime.fromisoformat(data["at"]) if isinstance(data, dict) else None
             after = data["after"] if isinstance(data, dict) else None
-        except (ValueError, UnicodeDecodeError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):
             at, after = None, None
         if at is None or at.tzinfo is None or not isinstance(after, str):
-            raise InvalidArgumentError("Mã trang không hợp lệ", "invalid page token", field="page_token")
+            raise invalid_page_token()
         return cls(at, after)
 
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from antt.events.v1 import registry_pb2 as registry_pb
 from antt.messaging.consumer import ReceivedEvent
+from antt.messaging.replica import Change, KeyedReplica
 from services.notifications.domain.schedule import UnitRef
 
 metadata = sa.MetaData()
@@ -54,15 +55,6 @@ ASSESSMENT_SATISFIES = {
 ALL_KINDS = "*"
 
 
-def _upsert_unit(conn: sa.Connection, unit_id: str, **values: object) -> None:
-    if conn.execute(units.update().where(units.c.unit_id == unit_id).values(**values)).rowcount == 0:
-        conn.execute(units.insert().values(unit_id=unit_id, **values))
-
-
-# (inserts the unit when it is missing, unit id, columns it sets); None: not an event of the replica
-Change = tuple[bool, str, dict[str, object]]
-
-
 def _change(p: object) -> Change | None:
     if isinstance(p, registry_pb.UnitRegistered):
         return True, p.unit_id, dict(code=p.code, name=p.name, unit_type=p.unit_type, province_code=p.province_code,
@@ -82,49 +74,19 @@ def _change(p: object) -> Change | None:
     return None
 
 
+_REPLICA = KeyedReplica(units, "unit_id", dict(name="", unit_type="", eligible=True, closed=False,
+                                               managing_authority="", contact_email="", contact_webhook=""))
+
+
 def on_registry_event(conn: sa.Connection, event: ReceivedEvent) -> None:
-    """Keep the unit replica: registration, eligibility facts, contacts, moves and closure."""
-    change = _change(event.payload)
-    if change is None:
-        return
-    upsert, unit_id, values = change
-    if upsert:
-        _upsert_unit(conn, unit_id, **values)
-    else:  # a move or closure of a unit not seen yet changes nothing
-        conn.execute(units.update().where(units.c.unit_id == unit_id).values(**values))
-
-
-# What an insert leaves to the column defaults, spelt out so every row of a multi-row insert has the same columns.
-_INSERT_DEFAULTS: dict[str, object] = dict(name="", unit_type="", eligible=True, closed=False, managing_authority="",
-                                           contact_email="", contact_webhook="")
-_KNOWN = sa.select(units.c.unit_id).where(units.c.unit_id.in_(sa.bindparam("unit_ids", expanding=True)))
-_UPDATE = units.update().where(units.c.unit_id == sa.bindparam("target_unit_id"))
-_INSERT = units.insert()
+    """Keep the unit replica: registration, eligibility facts, contacts, moves and closure (a move or closure
+    of a unit not seen yet changes nothing)."""
+    _REPLICA.apply(conn, [_change(event.payload)])
 
 
 def on_registry_events(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
-    """`on_registry_event` for a batch: each unit's changes folded in order (later events win), then one
-    multi-row insert for new units and one executemany update per set of changed columns."""
-    changes = [c for c in (_change(e.payload) for e in events) if c is not None]
-    if not changes:
-        return
-    known = set(conn.execute(_KNOWN, {"unit_ids": sorted({c[1] for c in changes})}).scalars())
-    inserts: dict[str, dict[str, object]] = {}
-    updates: dict[str, dict[str, object]] = {}
-    for upsert, unit_id, values in changes:
-        if unit_id in inserts:
-            inserts[unit_id].update(values)
-        elif unit_id in known:
-            updates.setdefault(unit_id, {}).update(values)
-        elif upsert:
-            inserts[unit_id] = {"unit_id": unit_id, **_INSERT_DEFAULTS, **values}
-    if inserts:
-        conn.execute(_INSERT, list(inserts.values()))
-    by_columns: dict[tuple[str, ...], list[dict[str, object]]] = {}
-    for unit_id, values in updates.items():
-        by_columns.setdefault(tuple(sorted(values)), []).append({"target_unit_id": unit_id, **values})
-    for rows in by_columns.values():
-        conn.execute(_UPDATE, rows)
+    """`on_registry_event` for a batch, written as multi-row statements (see `KeyedReplica`)."""
+    _REPLICA.apply(conn, (_change(e.payload) for e in events))
 
 
 def on_assessment_event(conn: sa.Connection, event: ReceivedEvent) -> None:

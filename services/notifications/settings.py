@@ -7,13 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from antt.settings import all_vars
+from antt.settings import env_value
 from services.notifications.clock import Clock, ShiftedClock, SystemClock
-
-
-def _get(env: Mapping[str, str], name: str) -> str:
-    default = next(v.default for v in all_vars() if v.name == name)
-    return env.get(name, "") or default
 
 
 @dataclass(frozen=True)
@@ -32,18 +27,18 @@ class NotificationsSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> NotificationsSettings:
         """Read from `env` (default: the process environment)."""
         e = os.environ if env is None else env
-        start = _get(e, "ANTT_NOTIFICATIONS_CLOCK_START")
+        start = env_value(e, "ANTT_NOTIFICATIONS_CLOCK_START")
         clock_start = datetime.fromisoformat(start) if start else None
         if clock_start is not None and clock_start.tzinfo is None:
             clock_start = clock_start.replace(tzinfo=timezone.utc)
         return cls(
-            scan_interval=float(_get(e, "ANTT_NOTIFICATIONS_SCAN_INTERVAL")),
-            claim_lease=float(_get(e, "ANTT_NOTIFICATIONS_CLAIM_LEASE")),
+            scan_interval=float(env_value(e, "ANTT_NOTIFICATIONS_SCAN_INTERVAL")),
+            claim_lease=float(env_value(e, "ANTT_NOTIFICATIONS_CLAIM_LEASE")),
             clock_start=clock_start,
-            smtp_host=_get(e, "ANTT_SMTP_HOST"),
-            smtp_port=int(_get(e, "ANTT_SMTP_PORT")),
-            smtp_sender=_get(e, "ANTT_SMTP_SENDER"),
-            webhook_secret=_get(e, "ANTT_WEBHOOK_SECRET"),
+            smtp_host=env_value(e, "ANTT_SMTP_HOST"),
+            smtp_port=int(env_value(e, "ANTT_SMTP_PORT")),
+            smtp_sender=env_value(e, "ANTT_SMTP_SENDER"),
+            webhook_secret=env_value(e, "ANTT_WEBHOOK_SECRET"),
         )
 
     def clock(self) -> Clock:

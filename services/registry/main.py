@@ -15,7 +15,7 @@ from antt.errors import AlreadyExistsError
 from antt.grpcx.server import ServicerBinding
 from antt.registry.v1 import registry_service_pb2_grpc as pb_grpc
 from antt.runtime.service import Roles, Service, ServiceParts
-from antt.settings import ServiceSettings, _get
+from antt.settings import ServiceSettings, env_value
 from services.registry.api.servicer import RegistryServicer
 from services.registry.application import Registry
 from services.registry.domain.admin_area import AdminArea
@@ -29,7 +29,7 @@ REFERENCE_VAR = "ANTT_REGISTRY_REFERENCE_TREE"
 
 def reference_plan(settings: ServiceSettings, env: Mapping[str, str] | None = None) -> Collection[str] | None | bool:
     """What to load: False (nothing), None (every commune) or the province codes whose communes to load."""
-    value = _get(os.environ if env is None else env, REFERENCE_VAR).strip().lower()
+    value = env_value(os.environ if env is None else env, REFERENCE_VAR).strip().lower()
     if value == "none":
         return False
     if value == "all":

@@ -113,8 +113,16 @@ def test_killing_notifications_mid_batch_sends_no_duplicates_and_loses_none(tmp_
             assert at_kill < UNITS, "the batch finished before the kill; nothing was interrupted"
             notifications.start()
             url = f"sqlite:///{tmp_path / 'notifications.db'}"
-            wait_until(lambda: set(sink.keys()) == expected and {s for s, _ in ledger(url).values()} == {"sent"},
-                       timeout=240, interval=0.2, message="every reminder delivered and recorded")
+            try:
+                wait_until(lambda: set(sink.keys()) == expected and {s for s, _ in ledger(url).values()} == {"sent"},
+                           timeout=240, interval=0.2, message="every reminder delivered and recorded")
+            except TimeoutError as exc:  # say which reminders, in what state, and what the service logged
+                rows = ledger(url)
+                missing = {k: rows.get(k) for k in sorted(expected - set(sink.keys()))}
+                unsettled = {k: v for k, v in rows.items() if v[0] != "sent"}
+                log_tail = (tmp_path / "notifications.log").read_text(errors="replace")[-3000:]
+                raise AssertionError(f"{exc}; killed at {at_kill}; missing {missing}; unsettled {unsettled}\n"
+                                     f"{log_tail}") from None
             # One more scan through the API changes nothing.
             port_grpc = int(env["ANTT_NOTIFICATIONS_GRPC_PORT"])
             with service_channel(env, f"127.0.0.1:{port_grpc}") as channel:

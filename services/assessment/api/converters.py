@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -152,21 +151,3 @@ def explanation_to_pb(e: Explanation) -> pb.Explanation:
         state=e.state.value, criteria=[evaluation_pb(x) for x in e.evaluations], coverage=coverage_pb(e.coverage),
         outcome=e.outcome.value if e.outcome else "", decision=decision_to_pb(e.decision),
         late_decision=e.late_decision)
-
-
-def encode_token(index: int) -> str:
-    """An opaque page token for the next unit to scan."""
-    return base64.urlsafe_b64encode(f"v1:{index}".encode()).decode().rstrip("=")
-
-
-def decode_token(token: str) -> int:
-    """The scan position in a page token (0 for the first page); INVALID_ARGUMENT when malformed."""
-    if not token:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        text = ""
-    if not text.startswith("v1:") or not text[3:].isdigit():
-        raise InvalidArgumentError("Mã trang không hợp lệ", "invalid page token", field="page_token")
-    return int(text[3:])

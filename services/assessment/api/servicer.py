@@ -18,6 +18,7 @@ from antt.contracts.meta import actor_from_pb, actor_pb
 from antt.errors import InvalidArgumentError, NotFoundError, parse_enum
 from antt.grpcx.auth import effective_actor
 from antt.grpcx.errors import map_domain_errors
+from antt.grpcx.paging import decode_page_index, encode_page_token, page_size
 from services.assessment import case_queries
 from services.assessment.api import converters as cv
 from services.assessment.api import jurisdiction as j
@@ -251,13 +252,13 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                         ) -> pb.ListCasesResponse:
         year = cv.parse_year(request.year)
         state = cv.parse_state(request.state)
-        size = 100 if request.page_size == 0 else min(request.page_size, 1000)
-        start = cv.decode_token(request.page_token)
+        size = page_size(request.page_size, 100, 1000)
+        start = decode_page_index(request.page_token)
         page = await self._run(case_queries.list_cases, self.app, year, request.province_code, request.commune_code,
                                state, start, size)
         reply = pb.ListCasesResponse(cases=[cv.case_to_pb(c) for c in page.cases])
         if page.next_index is not None:
-            reply.next_page_token = cv.encode_token(page.next_index)
+            reply.next_page_token = encode_page_token(page.next_index)
         return reply
 
     @requires(j.HISTORY_READ)

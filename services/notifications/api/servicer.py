@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from antt.auth.authz import requires
 from antt.errors import InvalidArgumentError
 from antt.grpcx.errors import map_domain_errors
+from antt.grpcx.paging import page_size
 from antt.notifications.v1 import notifications_service_pb2 as pb
 from antt.notifications.v1 import notifications_service_pb2_grpc as pb_grpc
 from services.notifications import feed, preview, projections, queries
@@ -178,7 +179,7 @@ class NotificationsServicer(pb_grpc.NotificationsServiceServicer):
             start = preview.Page(_instant(request.at, "at"))
         else:
             start = preview.Page(preview.send_time(self.scanner, _date(request.date, "date", self._today())))
-        size = PREVIEW_PAGE if request.page_size == 0 else min(request.page_size, PREVIEW_PAGE_MAX)
+        size = page_size(request.page_size, PREVIEW_PAGE, PREVIEW_PAGE_MAX)
         j = request.jurisdiction
         found = await self._preview(start.at, j.province_code, j.commune_code, again=bool(request.page_token))
         sends, last = preview.page_of(found, start.after, size)

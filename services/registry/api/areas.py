@@ -13,8 +13,8 @@ from antt.grpcx.auth import effective_actor
 from antt.grpcx.errors import map_domain_errors
 from antt.registry.v1 import registry_service_pb2 as pb
 from services.registry.api.jurisdiction import AREA_READ, AREA_WRITE
-from services.registry.api.converters import (area_to_pb, decode_token, encode_token, node_to_pb, page_size,
-                                              parse_date, required_date)
+from antt.grpcx.paging import decode_page_token, encode_page_token, page_size
+from services.registry.api.converters import area_to_pb, node_to_pb, parse_date, required_date
 from services.registry.application import Registry
 from services.registry.area_commands import parse_level
 from services.registry.domain.area_history import AreaKey
@@ -102,7 +102,7 @@ class AreaEndpoints:
         on = parse_date(request.as_of, "as_of") or date.today()
         level = parse_level(request.level) if request.level else None
         size = page_size(request.page_size, 1000, 5000)
-        after = decode_token(request.page_token)
+        after = decode_page_token(request.page_token)
 
         def run() -> pb.ListAreasResponse:
             histories = self.app.area_histories()
@@ -114,7 +114,7 @@ class AreaEndpoints:
             page = nodes[:size]
             reply = pb.ListAreasResponse(areas=[node_to_pb(n, histories.get(n.key), on) for n in page])
             if len(nodes) > size:
-                reply.next_page_token = encode_token(_position(page[-1].key))
+                reply.next_page_token = encode_page_token(_position(page[-1].key))
             return reply
         return await asyncio.to_thread(run)
 

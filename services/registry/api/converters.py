@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import enum
 from datetime import date, datetime
 from typing import Any
@@ -142,27 +141,3 @@ def node_to_pb(node: TreeNode, history: AreaHistory | None, on: date) -> pb.Area
         established_on=history.established_on.isoformat() if history and history.established_on else "",
         abolished_on=history.abolished_on.isoformat() if history and history.abolished_on else "",
         formed_from=list(history.formed_from) if history else [], as_of=on.isoformat())
-
-
-def encode_token(position: str) -> str:
-    """An opaque page token for the position after which the next page starts."""
-    return base64.urlsafe_b64encode(f"v1:{position}".encode()).decode().rstrip("=")
-
-
-def decode_token(token: str) -> str:
-    """The position in a page token ("" for the first page); INVALID_ARGUMENT when malformed."""
-    if not token:
-        return ""
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        text = ""
-    if not text.startswith("v1:"):
-        raise InvalidArgumentError("Mã trang không hợp lệ", "invalid page token", field="page_token")
-    return text[3:]
-
-
-def page_size(requested: int, default: int, maximum: int) -> int:
-    """The page size to use: the default when 0, capped at the maximum."""
-    return default if requested == 0 else min(requested, maximum)
-

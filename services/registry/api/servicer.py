@@ -16,9 +16,9 @@ from antt.grpcx.errors import map_domain_errors
 from antt.registry.v1 import registry_service_pb2 as pb
 from antt.registry.v1 import registry_service_pb2_grpc as pb_grpc
 from services.registry.api.areas import AreaEndpoints
-from services.registry.api.converters import (STATUS_CLOSED, STATUS_OPEN, decode_token, encode_token, facts_from_pb,
-                                              history_entry_to_pb, page_size, parse_date, parse_uuid, place_to_pb,
-                                              required_date, unit_to_pb)
+from antt.grpcx.paging import decode_page_token, encode_page_token, page_size
+from services.registry.api.converters import (STATUS_CLOSED, STATUS_OPEN, facts_from_pb, history_entry_to_pb, parse_date,
+                                              parse_uuid, place_to_pb, required_date, unit_to_pb)
 from services.registry.api.import_endpoint import ImportEndpoint
 from services.registry.api.jurisdiction import (FACTS, LIST_UNITS, MOVE, REGISTER, UNIT_HISTORY, UNIT_READ,
                                                 UNIT_SELF_WRITE, UNIT_WRITE, UnitDirectory)
@@ -121,7 +121,7 @@ class RegistryServicer(AreaEndpoints, ImportEndpoint, pb_grpc.RegistryServiceSer
         status = _choice(request.status, STATUS_FILTERS, "status", "Trạng thái")
         eligible = _choice(request.eligibility, ELIGIBILITY_FILTERS, "eligibility", "Phạm vi áp dụng")
         size = page_size(request.page_size, 100, 1000)
-        after = decode_token(request.page_token)
+        after = decode_page_token(request.page_token)
 
         def run() -> pb.ListUnitsResponse:
             views = self.app.list_units(on, province_code=request.province_code, commune_code=request.commune_code,
@@ -130,7 +130,7 @@ class RegistryServicer(AreaEndpoints, ImportEndpoint, pb_grpc.RegistryServiceSer
             page = views[:size]
             reply = pb.ListUnitsResponse(units=[unit_to_pb(v.unit, on, place=v.place) for v in page])
             if len(views) > size:
-                reply.next_page_token = encode_token(page[-1].unit.code)
+                reply.next_page_token = encode_page_token(page[-1].unit.code)
             return reply
         return await asyncio.to_thread(run)
 

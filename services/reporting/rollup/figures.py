@@ -39,6 +39,14 @@ class Figures:
         for level, n in other.levels.items():
             self.levels[level] = self.levels.get(level, 0) + n
 
+    def times(self, n: int) -> Figures:
+        """These counts for n units alike (one unit's figures times n)."""
+        scaled = Figures(levels={level: count * n for level, count in self.levels.items()})
+        for name in ("in_scope", "registered", "registered_on_time", "decided", "decided_on_time", "recognised",
+                     "not_recognised", "revoked", "classified", "classified_on_time"):
+            setattr(scaled, name, getattr(self, name) * n)
+        return scaled
+
     @property
     def pct_recognised(self) -> float | None:
         """Recognised (and not revoked) units over units in scope."""

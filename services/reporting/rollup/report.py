@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -106,43 +106,74 @@ class Report:
         return hashlib.sha256(self.canonical()).hexdigest()
 
 
-def unit_figures(snapshot: Snapshot, unit: UnitLife, year: int) -> tuple[Figures, str | None]:
-    """The figures one in-scope unit contributes, and its level (if classified)."""
+def case_figures(registered: bool, registered_late: bool, recognised: bool | None, decided_late: bool,
+                 revoked: bool, level: str | None, classified_late: bool) -> Figures:
+    """The figures one in-scope unit contributes, from its case and classification of the year."""
     f = Figures(in_scope=1)
-    case = snapshot.cases.get((unit.unit_id, year))
-    if case is not None and case.registered_on is not None:
+    if registered:
         f.registered = 1
-        f.registered_on_time = int(not case.registered_late)
-        if case.recognised is not None:
+        f.registered_on_time = int(not registered_late)
+        if recognised is not None:
             f.decided = 1
-            f.decided_on_time = int(not case.decided_late)
-            if not case.recognised:
+            f.decided_on_time = int(not decided_late)
+            if not recognised:
                 f.not_recognised = 1
-            elif case.revoked_on is not None:
+            elif revoked:
                 f.revoked = 1
             else:
                 f.recognised = 1
+    if level is not None:
+        f.classified = 1
+        f.levels[level] = f.levels.get(level, 0) + 1
+        f.classified_on_time = int(not classified_late)
+    return f
+
+
+def unit_figures(snapshot: Snapshot, unit: UnitLife, year: int) -> tuple[Figures, str | None]:
+    """The figures one in-scope unit contributes, and its level (if classified)."""
+    case = snapshot.cases.get((unit.unit_id, year))
     classified = snapshot.levels.get((unit.unit_id, year))
-    if classified is None:
-        return f, None
-    f.classified = 1
-    f.levels[classified.level] = f.levels.get(classified.level, 0) + 1
-    f.classified_on_time = int(not classified.late)
-    return f, classified.level
+    registered = case is not None and case.registered_on is not None
+    figures = case_figures(registered, bool(case and case.registered_late), case.recognised if case else None,
+                           bool(case and case.decided_late), bool(case and case.revoked_on is not None),
+                           classified.level if classified else None, bool(classified and classified.late))
+    return figures, classified.level if classified else None
+
+
+@dataclass(frozen=True)
+class Counted:
+    """Units of one place and type counted in SQL (national rollups): their summed figures."""
+
+    province: str
+    commune: str
+    unit_type: str
+    figures: Figures
 
 
 TargetsFor = Callable[[str, str], Targets]
 
 
 def compute(snapshot: Snapshot, year: int, scope: Scope, boundary: BoundaryMode, targets_for: TargetsFor,
-            today: date) -> Report:
-    """The report of a scope for a year: each in-scope unit counted once, in its place under `boundary`."""
+            today: date, counted: Iterable[Counted] = (), awarded: Iterable[dict[str, str]] = ()) -> Report:
+    """The report of a scope for a year: each in-scope unit counted once, in its place under `boundary`.
+
+    `counted` and `awarded` are in-scope units already counted elsewhere (not in the snapshot): their figures
+    and their award lines when recognised (kept when their level is an award level of their place)."""
     scope_province = scope.code if scope.kind == "province" else ""
     targets = targets_for(scope_province, scope.code if scope.kind == "commune" else "")
     area = AreaFigures(scope.code or "VN", "Toàn quốc" if scope.kind == "national"
                        else area_name(snapshot, scope.kind, scope.code))
     subs: dict[str, AreaFigures] = {}
     awards: list[dict[str, str]] = []
+
+    def count(group: Counted) -> None:
+        area.add_unit(group.unit_type, group.figures)
+        if scope.kind != "commune":
+            level_name, sub_code = (("province", group.province) if scope.kind == "national"
+                                    else ("commune", group.commune))
+            sub = subs.setdefault(sub_code, AreaFigures(sub_code, area_name(snapshot, level_name, sub_code)))
+            sub.add_unit(group.unit_type, group.figures)
+
     for unit_id in sorted(snapshot.units):
         unit = snapshot.units[unit_id]
         if not unit.places or not unit.exists_in(year) or not unit.eligible_on(unit.reference_date(year)):
@@ -152,14 +183,13 @@ def compute(snapshot: Snapshot, year: int, scope: Scope, boundary: BoundaryMode,
             continue
         unit_targets = targets_for(province, commune)
         figures, level = unit_figures(snapshot, unit, year)
-        area.add_unit(unit.unit_type, figures)
-        if scope.kind != "commune":
-            level_name, sub_code = ("province", province) if scope.kind == "national" else ("commune", commune)
-            sub = subs.setdefault(sub_code, AreaFigures(sub_code, area_name(snapshot, level_name, sub_code)))
-            sub.add_unit(unit.unit_type, figures)
+        count(Counted(province, commune, unit.unit_type, figures))
         if figures.recognised and level in unit_targets.award_levels:
             awards.append({"unit_code": unit.code, "name": unit.name, "unit_type": unit.unit_type,
                            "province_code": province, "commune_code": commune, "level": level or ""})
+    for group in counted:
+        count(group)
+    awards.extend(a for a in awarded if a["level"] in targets_for(a["province_code"], a["commune_code"]).award_levels)
     ranked = sorted(subs.values(), key=lambda a: (-(a.total.pct_recognised or 0.0), a.code))
     near = _near_threshold(ranked, scope, targets_for)
     return Report(year, scope, boundary, targets, area, ranked, near, sorted(awards, key=lambda a: a["unit_code"]))
