@@ -20,6 +20,24 @@ from antt.notifications.v1 import notifications_service_pb2 as pb
 from antt.notifications.v1 import notifications_service_pb2_grpc as pb_grpc
 
 TARGET_S = 5.0
+
+
+def owing_the_scanned_deadline(units: list, year: int, due: str) -> int:  # type: ignore[type-arg]
+    """Units whose registration deadline (per the calendars in force: reference data, like the rule
+    catalogue) falls on `due` (ISO date): a commune with its own calendar (Bạch Long Vĩ: 31/01) is not
+    reminded before the national 31/03."""
+    from services.notifications.calendars import load_calendar_set
+
+    calendars = load_calendar_set()
+    by_commune: dict[tuple[str, str], bool] = {}
+    count = 0
+    for unit in units:
+        where = (unit.province_code, unit.commune_code)
+        if where not in by_commune:
+            by_commune[where] = any(d.rule.id == "registration" and d.nominal.isoformat() == due
+                                    for d in calendars.deadlines(*where, year))
+        count += by_commune[where]
+    return count
 PREVIEW_PAGE = 5000  # sends per PreviewSends page (the service's maximum)
 
 
@@ -67,12 +85,14 @@ async def reminder_scan(ctx: BenchContext) -> list[Measurement]:
         t2 = time.perf_counter()
     reminded = int(ctx.stack.rows("notifications", "SELECT count(DISTINCT unit_id) FROM notifications_deliveries "
                                                    "WHERE key LIKE '%registration%' AND unit_id != ''")[0][0])
+    owing = owing_the_scanned_deadline(registered, int(REMINDER_CLOCK[:4]), f"{REMINDER_CLOCK[:4]}-03-31")
     checks = {"every due notice sent": int(scan.sent) == int(scan.due),
               "no send failed": scan.failed == 0,
-              "every registered unit has its registration reminder": reminded == len(registered)}
+              "every unit owing that deadline has its registration reminder": reminded == owing}
     checks["the scan sent what the preview listed"] = int(scan.sent) == preview_sends
     note = (f"clock {scan.at[:19]}; {scan.due:,} due, {scan.sent:,} sent (NATS channel: no contacts), "
-            f"{reminded:,} units reminded of registration; target < {TARGET_S:.0f} s")
+            f"{reminded:,} units reminded of registration (of {owing:,} owing the 31/03 deadline; the rest follow "
+            f"a local calendar); target < {TARGET_S:.0f} s")
     measured.insert(0, Measurement("reminder scan for one deadline over all units (RunScan)", value=round(t2 - t1, 2),
                                    unit="s", seconds=round(t2 - t1, 2), count=int(scan.sent),
                                    errors=int(scan.failed), checks=checks,

@@ -63,7 +63,7 @@ def test_bench_smoke_counts_match_and_nothing_fails(tmp_path: Path) -> None:
     assert scan.errors == 0 and scan.checks and all(scan.checks.values())
     assert scan.count == preview.count and scan.count is not None and scan.count >= units
     assert preview.details["total"] == preview.count  # every page read
-    assert scan.checks["every registered unit has its registration reminder"]
+    assert scan.checks["every unit owing that deadline has its registration reminder"]
     replay = [m for m in result.stages if m.name.startswith("audit replay of one province-year")]
     assert len(replay) == 1 and replay[0].checks and all(replay[0].checks.values())
     assert replay[0].count is not None and replay[0].count > 0
@@ -102,3 +102,16 @@ def test_bench_smoke_counts_match_and_nothing_fails(tmp_path: Path) -> None:
     update_docs(docs, result.summary, table)  # replaces its own section, never appends twice
     text = docs.read_text(encoding="utf-8")
     assert "Hand-written text stays." in text and text.count(f"<!-- bench:sqlite:S{RUN_SCALE}:begin -->") == 1
+
+
+def test_units_under_a_local_calendar_do_not_owe_the_national_registration_deadline() -> None:
+    from antt.bench.country import SyntheticUnit
+    from antt.bench.reminder_stage import owing_the_scanned_deadline
+
+    def unit(province: str, commune: str) -> SyntheticUnit:
+        return SyntheticUnit(code=f"U-{commune}", name="x", unit_type="khu_dan_cu", province_code=province,
+                             commune_code=commune)
+
+    # Phường Ba Đình follows the national 31/03; đặc khu Bạch Long Vĩ's own calendar says 31/01.
+    assert owing_the_scanned_deadline([unit("01", "00004"), unit("31", "11948")], 2026, "2026-03-31") == 1
+    assert owing_the_scanned_deadline([unit("31", "11948")], 2026, "2026-01-31") == 1
