@@ -83,7 +83,7 @@ def _field_schema(f: FieldDescriptor, schemas: dict[str, Any]) -> dict[str, Any]
 def _message_schema(d: Descriptor, schemas: dict[str, Any]) -> None:
     if d.full_name in schemas:
         return
-    schemas[d.full_name] = {}  # placeholder: recursion-safe
+    schemas[d.full_name] = {}  # claimed before the fields: a message nested in itself ends the recursion
     props = {f.name: _field_schema(f, schemas) for f in d.fields}
     schemas[d.full_name] = {"type": "object", "x-protobuf-message": d.full_name, "properties": props}
 

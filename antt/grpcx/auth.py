@@ -22,6 +22,7 @@ from antt.actor import Actor
 from antt.auth.keys import Keyring
 from antt.auth.principal import SYSTEM_PRINCIPAL, Principal
 from antt.auth.tokens import TokenError, verify
+from antt.contracts.meta import actor_from_pb
 from antt.grpcx.errors import DOMAIN
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,11 @@ def effective_actor(claimed: Actor | None = None) -> Actor:
     if principal.key_id:
         return principal.actor()
     return claimed if claimed is not None and claimed.id else principal.actor()
+
+
+def request_actor(request: Any) -> Actor:
+    """`effective_actor` for a request message with an `actor` field (antt.common.v1.Actor)."""
+    return effective_actor(actor_from_pb(request.actor))
 
 
 def status_with_reason(code: int, reason: str, message_vi: str, message_en: str) -> grpc.Status:

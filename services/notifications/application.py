@@ -177,7 +177,7 @@ class Notifications(ServiceApplication):
                         conn.execute(_INSERT_ROW, [{"key": d.key, **_row_values(d)} for d in changed])
                     return
                 except sa.exc.IntegrityError:
-                    pass
+                    pass  # some row exists already: the per-row upsert below settles each one
             for d in changed:
                 values = _row_values(d)
                 if conn.execute(_UPDATE_ROW, {"target_key": d.key, **values}).rowcount == 0:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from antt.grpcx.converters import parse_date, parse_uuid  # noqa: F401 (re-exported to servicers)
 from antt.assessment.v1 import assessment_service_pb2 as pb

@@ -12,11 +12,10 @@ from google.protobuf import any_pb2
 
 from antt.assessment.v1 import assessment_service_pb2 as pb
 from antt.assessment.v1 import assessment_service_pb2_grpc as pb_grpc
-from antt.actor import Actor
 from antt.auth.authz import requires
-from antt.contracts.meta import actor_from_pb, actor_pb
+from antt.contracts.meta import actor_pb
 from antt.errors import InvalidArgumentError, NotFoundError, parse_enum
-from antt.grpcx.auth import effective_actor
+from antt.grpcx.auth import request_actor
 from antt.grpcx.errors import map_domain_errors
 from antt.grpcx.paging import decode_page_index, encode_page_token, page_size
 from services.assessment import case_queries
@@ -33,10 +32,6 @@ from services.assessment.rules.types import UnitType
 
 T = TypeVar("T")
 
-
-def _actor(request: Any) -> Actor:
-    """Who acts: the bearer token's principal when the call has one, else the actor named in the request."""
-    return effective_actor(actor_from_pb(request.actor))
 
 
 class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
@@ -95,7 +90,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
         unit_id = cv.parse_uuid(request.unit_id, "unit_id")
         year = cv.parse_year(request.year)
         dossier = cv.evidence_from_pb(request.dossier)
-        case = await self._run(self.app.register_case, unit_id, year, dossier, _actor(request),
+        case = await self._run(self.app.register_case, unit_id, year, dossier, request_actor(request),
                                cv.parse_date(request.effective_date, "effective_date"))
         return cv.case_to_pb(case)
 
@@ -105,7 +100,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                                    context: grpc.aio.ServicerContext) -> pb.Case:
         case_id = cv.parse_uuid(request.case_id, "case_id")
         case = await self._run(self.app.record_self_assessment, case_id, cv.results_from_pb(request.results),
-                               _actor(request), cv.parse_date(request.effective_date, "effective_date"),
+                               request_actor(request), cv.parse_date(request.effective_date, "effective_date"),
                                cv.evidence_from_pb(request.documents))
         return cv.case_to_pb(case)
 
@@ -114,7 +109,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
     async def SubmitCase(self, request: pb.SubmitCaseRequest, context: grpc.aio.ServicerContext) -> pb.Case:
         case_id = cv.parse_uuid(request.case_id, "case_id")
         case = await self._run(self.app.submit, case_id, cv.evidence_from_pb(request.dossier),
-                               _actor(request), cv.parse_date(request.effective_date, "effective_date"))
+                               request_actor(request), cv.parse_date(request.effective_date, "effective_date"))
         return cv.case_to_pb(case)
 
     @requires(j.CASE_WRITE)
@@ -122,7 +117,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
     async def AppraiseCase(self, request: pb.AppraiseCaseRequest, context: grpc.aio.ServicerContext) -> pb.Case:
         case_id = cv.parse_uuid(request.case_id, "case_id")
         case = await self._run(self.app.appraise, case_id, cv.findings_from_pb(request.findings),
-                               _actor(request), cv.parse_date(request.effective_date, "effective_date"),
+                               request_actor(request), cv.parse_date(request.effective_date, "effective_date"),
                                request.return_reason)
         return cv.case_to_pb(case)
 
@@ -140,7 +135,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
             if item.assessment_digest:
                 digests[case_id] = item.assessment_digest
         decision = cv.decision_from_pb(request.decision)
-        cases = await self._run(self.app.decide_many, outcomes, decision, _actor(request), digests)
+        cases = await self._run(self.app.decide_many, outcomes, decision, request_actor(request), digests)
         return pb.DecideCasesResponse(cases=[cv.case_to_pb(c) for c in cases])
 
     @requires(j.CASE_WRITE)
@@ -149,7 +144,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                                 context: grpc.aio.ServicerContext) -> pb.Case:
         case_id = cv.parse_uuid(request.case_id, "case_id")
         decision = cv.decision_from_pb(request.decision)
-        case = await self._run(self.app.revoke, case_id, decision, request.reason, _actor(request),
+        case = await self._run(self.app.revoke, case_id, decision, request.reason, request_actor(request),
                                cv.parse_date(request.effective_date, "effective_date"))
         return cv.case_to_pb(case)
 
@@ -158,7 +153,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
     async def CloseCase(self, request: pb.CloseCaseRequest, context: grpc.aio.ServicerContext) -> pb.Case:
         case_id = cv.parse_uuid(request.case_id, "case_id")
         reason = parse_enum(ClosureReason, request.reason, "reason", "Lý do đóng hồ sơ")
-        case = await self._run(self.app.close_case, case_id, reason, request.note, _actor(request),
+        case = await self._run(self.app.close_case, case_id, reason, request.note, request_actor(request),
                                cv.parse_date(request.effective_date, "effective_date"))
         return cv.case_to_pb(case)
 
@@ -169,7 +164,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                                     context: grpc.aio.ServicerContext) -> pb.Classification:
         unit_id = cv.parse_uuid(request.unit_id, "unit_id")
         c = await self._run(self.app.propose_classification, unit_id, cv.parse_year(request.year),
-                            cv.items_from_pb(request.items), _actor(request),
+                            cv.items_from_pb(request.items), request_actor(request),
                             cv.parse_date(request.effective_date, "effective_date"))
         return self._classification_pb(c)
 
@@ -180,7 +175,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
         cid = cv.parse_uuid(request.classification_id, "classification_id")
         items = cv.items_from_pb(request.items) or None
         c = await self._run(self.app.classify, cid, cv.decision_from_pb(request.decision),
-                            _actor(request), items)
+                            request_actor(request), items)
         return self._classification_pb(c)
 
     @requires(j.CLASSIFICATION_WRITE)
@@ -189,7 +184,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                          ) -> pb.Classification:
         cid = cv.parse_uuid(request.classification_id, "classification_id")
         c = await self._run(self.app.reclassify, cid, cv.items_from_pb(request.items), request.reason,
-                            cv.decision_from_pb(request.decision), _actor(request),
+                            cv.decision_from_pb(request.decision), request_actor(request),
                             cv.parse_date(request.effective_date, "effective_date"))
         return self._classification_pb(c)
 
@@ -200,7 +195,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
         unit_id = cv.parse_uuid(request.unit_id, "unit_id")
         d = await self._run(self.app.designate_exemplary, unit_id, cv.parse_year(request.year),
                             request.criteria_set_id, request.criteria_met, cv.decision_from_pb(request.decision),
-                            _actor(request))
+                            request_actor(request))
         return cv.designation_to_pb(d)
 
     @requires(j.DESIGNATION_WRITE)
@@ -209,7 +204,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                                 context: grpc.aio.ServicerContext) -> pb.ExemplaryDesignation:
         did = cv.parse_uuid(request.designation_id, "designation_id")
         d = await self._run(self.app.withdraw_exemplary, did, cv.decision_from_pb(request.decision), request.reason,
-                            _actor(request))
+                            request_actor(request))
         return cv.designation_to_pb(d)
 
     # -- queries --------------------------------------------------------------------------------

@@ -8,13 +8,13 @@ from datetime import date
 import grpc
 
 from antt.auth.authz import requires
-from antt.contracts.meta import actor_from_pb
-from antt.grpcx.auth import effective_actor
+from antt.grpcx.auth import request_actor
 from antt.grpcx.errors import map_domain_errors
 from antt.registry.v1 import registry_service_pb2 as pb
 from services.registry.api.jurisdiction import AREA_READ, AREA_WRITE
 from antt.grpcx.paging import decode_page_token, encode_page_token, page_size
-from services.registry.api.converters import area_to_pb, node_to_pb, parse_date, required_date
+from antt.grpcx.converters import parse_date
+from services.registry.api.converters import area_to_pb, node_to_pb, required_date
 from services.registry.application import Registry
 from services.registry.area_commands import parse_level
 from services.registry.domain.area_history import AreaKey
@@ -32,7 +32,7 @@ class AreaEndpoints:
         effective = parse_date(request.effective_date, "effective_date")
         area = await asyncio.to_thread(
             self.app.create_area, request.level, request.code, request.name, request.kind, request.parent_code,
-            effective, request.legal_basis, effective_actor(actor_from_pb(request.actor)), request.parent_level or None)
+            effective, request.legal_basis, request_actor(request), request.parent_level or None)
         return area_to_pb(area)
 
     @requires(AREA_WRITE)
@@ -41,7 +41,7 @@ class AreaEndpoints:
         effective = required_date(request.effective_date, "effective_date")
         area = await asyncio.to_thread(
             self.app.rename_area, request.level, request.code, request.name, effective, request.legal_basis,
-            effective_actor(actor_from_pb(request.actor)), request.kind or None)
+            request_actor(request), request.kind or None)
         return area_to_pb(area)
 
     @requires(AREA_WRITE)
@@ -51,7 +51,7 @@ class AreaEndpoints:
         area = await asyncio.to_thread(
             lambda: self.app.merge_areas(
                 request.level, list(request.source_codes), request.target_code, effective, request.legal_basis,
-                effective_actor(actor_from_pb(request.actor)), new_name=request.new_name, new_kind=request.new_kind,
+                request_actor(request), new_name=request.new_name, new_kind=request.new_kind,
                 parent_code=request.parent_code, parent_level=request.parent_level or None))
         return area_to_pb(area)
 
@@ -64,7 +64,7 @@ class AreaEndpoints:
         parts = await asyncio.to_thread(
             lambda: self.app.split_area(
                 request.level, request.source_code, targets, effective, request.legal_basis,
-                effective_actor(actor_from_pb(request.actor)), continues=request.continues,
+                request_actor(request), continues=request.continues,
                 parent_code=request.parent_code,
                 parent_level=request.parent_level or None))
         return pb.SplitAreaResponse(areas=[area_to_pb(a) for a in parts])
@@ -75,7 +75,7 @@ class AreaEndpoints:
         effective = required_date(request.effective_date, "effective_date")
         area = await asyncio.to_thread(
             self.app.reparent_area, request.level, request.code, request.parent_code, effective, request.legal_basis,
-            effective_actor(actor_from_pb(request.actor)), request.parent_level or None)
+            request_actor(request), request.parent_level or None)
         return area_to_pb(area)
 
     @requires(AREA_WRITE)
@@ -83,7 +83,7 @@ class AreaEndpoints:
     async def AbolishArea(self, request: pb.AbolishAreaRequest, context: grpc.aio.ServicerContext) -> pb.Area:
         effective = required_date(request.effective_date, "effective_date")
         area = await asyncio.to_thread(self.app.abolish_area, request.level, request.code, effective,
-                                       request.legal_basis, effective_actor(actor_from_pb(request.actor)))
+                                       request.legal_basis, request_actor(request))
         return area_to_pb(area)
 
     @requires(AREA_READ)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from typing import Any
-from uuid import UUID
 
-from antt.grpcx.converters import parse_date, parse_uuid  # noqa: F401 (re-exported to servicers)
+from antt.grpcx.converters import parse_date
 from antt.actor import Actor
 from antt.contracts.meta import actor_pb
 from antt.errors import InvalidArgumentError, parse_enum

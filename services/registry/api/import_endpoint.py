@@ -13,9 +13,8 @@ from grpc_status import rpc_status
 
 from antt.actor import SYSTEM, Actor
 from antt.auth.authz import Permission, authorised_in_body, authorize
-from antt.contracts.meta import actor_from_pb
 from antt.errors import DomainError
-from antt.grpcx.auth import effective_actor
+from antt.grpcx.auth import effective_actor, request_actor
 from antt.grpcx.errors import to_status
 from antt.registry.v1 import registry_service_pb2 as pb
 from services.registry.api.jurisdiction import AREA_WRITE, IMPORT_ROW, IMPORT_UNITS
@@ -86,7 +85,7 @@ class ImportEndpoint:
                 if session is None:
                     await self._allow(context, IMPORT_UNITS if what == "units" else AREA_WRITE, request, method)
                     dry_run, total = request.dry_run, request.total_rows
-                    session = await asyncio.to_thread(start, self.app, effective_actor(actor_from_pb(request.actor)),
+                    session = await asyncio.to_thread(start, self.app, request_actor(request),
                                                       dict(request.columns))
                 if what == "units":  # every row must lie within the caller's jurisdiction
                     for row in request.rows:

@@ -9,16 +9,16 @@ from uuid import UUID
 import grpc
 
 from antt.auth.authz import requires
-from antt.contracts.meta import actor_from_pb
 from antt.errors import InvalidArgumentError
-from antt.grpcx.auth import effective_actor
+from antt.grpcx.auth import request_actor
 from antt.grpcx.errors import map_domain_errors
 from antt.registry.v1 import registry_service_pb2 as pb
 from antt.registry.v1 import registry_service_pb2_grpc as pb_grpc
 from services.registry.api.areas import AreaEndpoints
 from antt.grpcx.paging import decode_page_token, encode_page_token, page_size
-from services.registry.api.converters import (STATUS_CLOSED, STATUS_OPEN, facts_from_pb, history_entry_to_pb, parse_date,
-                                              parse_uuid, place_to_pb, required_date, unit_to_pb)
+from antt.grpcx.converters import parse_date, parse_uuid
+from services.registry.api.converters import (STATUS_CLOSED, STATUS_OPEN, facts_from_pb, history_entry_to_pb,
+                                              place_to_pb, required_date, unit_to_pb)
 from services.registry.api.import_endpoint import ImportEndpoint
 from services.registry.api.jurisdiction import (FACTS, LIST_UNITS, MOVE, REGISTER, UNIT_HISTORY, UNIT_READ,
                                                 UNIT_SELF_WRITE, UNIT_WRITE, UnitDirectory)
@@ -61,7 +61,7 @@ class RegistryServicer(AreaEndpoints, ImportEndpoint, pb_grpc.RegistryServiceSer
         facts = facts_from_pb(request.facts) if request.HasField("facts") else None
         unit = await asyncio.to_thread(
             self.app.register_unit, request.code, request.name, request.unit_type, request.province_code,
-            request.commune_code, effective_actor(actor_from_pb(request.actor)), effective, facts=facts,
+            request.commune_code, request_actor(request), effective, facts=facts,
             household_count=request.household_count if request.HasField("household_count") else None,
             tax_code=request.tax_code if request.HasField("tax_code") else None)
         return pb.RegisterUnitResponse(unit_id=str(unit.id), version=unit.version)
@@ -81,7 +81,7 @@ class RegistryServicer(AreaEndpoints, ImportEndpoint, pb_grpc.RegistryServiceSer
                    if request.HasField(f)}
         if not changes:
             raise InvalidArgumentError("Không có thay đổi nào", "nothing to change", field="name")
-        await asyncio.to_thread(self.app.update_unit, unit_id, effective_actor(actor_from_pb(request.actor)), **changes)
+        await asyncio.to_thread(self.app.update_unit, unit_id, request_actor(request), **changes)
         return await self._unit_reply(unit_id)
 
     @requires(FACTS)
@@ -91,7 +91,7 @@ class RegistryServicer(AreaEndpoints, ImportEndpoint, pb_grpc.RegistryServiceSer
         unit_id = parse_uuid(request.unit_id, "unit_id")
         effective = parse_date(request.effective_date, "effective_date") or date.today()
         await asyncio.to_thread(self.app.declare_eligibility_facts, unit_id, facts_from_pb(request.facts),
-                                effective, effective_actor(actor_from_pb(request.actor)))
+                                effective, request_actor(request))
         return await self._unit_reply(unit_id, max(effective, date.today()))
 
     @requires(MOVE)
@@ -100,7 +100,7 @@ class RegistryServicer(AreaEndpoints, ImportEndpoint, pb_grpc.RegistryServiceSer
         unit_id = parse_uuid(request.unit_id, "unit_id")
         effective = required_date(request.effective_date, "effective_date")
         await asyncio.to_thread(self.app.move_unit, unit_id, request.province_code, request.commune_code, effective,
-                                effective_actor(actor_from_pb(request.actor)))
+                                request_actor(request))
         return await self._unit_reply(unit_id, max(effective, date.today()))
 
     @requires(UNIT_WRITE)
@@ -109,7 +109,7 @@ class RegistryServicer(AreaEndpoints, ImportEndpoint, pb_grpc.RegistryServiceSer
         unit_id = parse_uuid(request.unit_id, "unit_id")
         effective = required_date(request.effective_date, "effective_date")
         await asyncio.to_thread(self.app.close_unit, unit_id, request.reason, effective,
-                                effective_actor(actor_from_pb(request.actor)),
+                                request_actor(request),
                                 request.successor_code)
         return await self._unit_reply(unit_id, max(effective, date.today()))
 
