@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -49,6 +52,11 @@ def issue(keyring: Keyring, subject: str, role: Role | str, tier: Tier | str, ju
 
 def verify(keyring: Keyring, token: str) -> Principal:
     """The principal of a valid token; TokenError for anything else (never another exception)."""
+    return _verify(keyring, token)[0]
+
+
+def _verify(keyring: Keyring, token: str) -> tuple[Principal, float]:
+    """`verify`, also giving the time after which the token is refused (exp + leeway)."""
     if not token or len(token) > MAX_TOKEN_BYTES:
         raise TokenError("AUTH_TOKEN_INVALID", "mã thông báo rỗng hoặc quá dài", "token empty or too long")
     try:
@@ -73,9 +81,10 @@ def verify(keyring: Keyring, token: str) -> Principal:
     try:
         if claims.get("kid", kid) != kid:
             raise ClaimsError("kid mismatch")
-        return Principal(subject=_str(claims, "sub"), role=parse_role(_str(claims, "role")),
-                         tier=parse_tier(_str(claims, "tier")), jurisdiction=_str(claims, "jurisdiction"),
-                         unit=_str(claims, "unit"), key_id=kid)
+        principal = Principal(subject=_str(claims, "sub"), role=parse_role(_str(claims, "role")),
+                              tier=parse_tier(_str(claims, "tier")), jurisdiction=_str(claims, "jurisdiction"),
+                              unit=_str(claims, "unit"), key_id=kid)
+        return principal, float(claims["exp"]) + LEEWAY_SECONDS
     except ClaimsError as exc:
         raise TokenError("AUTH_CLAIMS_INVALID", f"thông tin trong mã không hợp lệ: {exc}",
                          f"invalid token claims: {exc}") from None
@@ -86,3 +95,37 @@ def _str(claims: dict[str, Any], name: str) -> str:
     if not isinstance(value, str):
         raise ClaimsError(f"claim {name} must be a string")
     return value
+
+
+class VerifiedTokens:
+    """Verified principals cached by raw token until the token expires, so a client's token is checked once.
+
+    A hit is still refused once the token has expired or its key is no longer the keyring's key for its
+    `kid` (a key removed or replaced is revoked for cached tokens too); failures are never cached, so a
+    rejected token is checked (and logged) every time as before.
+    """
+
+    def __init__(self, keyring: Keyring, maxsize: int = 10_000, clock: Callable[[], float] = time.time) -> None:
+        self.keyring = keyring
+        self.maxsize = maxsize
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, tuple[Principal, float, Any]] = OrderedDict()
+
+    def verify(self, token: str) -> Principal:
+        """The principal of a valid token (cached when it was verified before); TokenError otherwise."""
+        with self._lock:
+            hit = self._cache.get(token)
+        if hit is not None:
+            principal, refused_after, key = hit
+            if self.clock() <= refused_after and self.keyring.public.get(principal.key_id) is key:
+                return principal
+            with self._lock:
+                self._cache.pop(token, None)
+        principal, refused_after = _verify(self.keyring, token)
+        key = self.keyring.public.get(principal.key_id)
+        with self._lock:
+            self._cache[token] = (principal, refused_after, key)
+            while len(self._cache) > self.maxsize:  # oldest verification first: a bounded memory
+                self._cache.popitem(last=False)
+        return principal

@@ -1,7 +1,16 @@
-"""A full year through assessment's gRPC API: registration, self-assessment, submission, appraisal
-(concurrent clients, one command each), then decisions covering lists of units (one DecideCases per
-deciding authority, in chunks), communes last (their 70% rule needs their units decided); the
-end-to-end lag runs until reporting's case rollup holds every decision.
+"""A full year through assessment's gRPC API, with the batch commands where the domain has them:
+each commune records the registrations it received as lists (RegisterCases); every unit records its
+self-assessment and submits its dossier itself (RecordSelfAssessment, SubmitCase: concurrent clients,
+one command each); the commune's standing office appraises its cases in sessions (AppraiseCases);
+then decisions covering lists of units (one DecideCases per deciding authority, in chunks), communes
+last (their 70% rule needs their units decided). The end-to-end time runs until reporting's case
+rollup holds every decision.
+
+The unit commands are measured twice at the same 50 clients: saturated (closed loop, each client
+sends its next command as soon as the last is answered, so latency ≈ clients ÷ throughput), and at
+an offered load below saturation (open loop: each client sends on a fixed schedule whatever the
+replies, and latency runs from the scheduled send time, so a server falling behind shows in it
+instead of being hidden by clients that wait: no coordinated omission).
 
 Requests are built from the assessment rule catalogue (criteria to declare, deciding tier): the
 bench is a client that knows the published rules, as a provincial portal would.
@@ -13,7 +22,7 @@ import asyncio
 import collections
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -27,7 +36,14 @@ from antt.events.v1 import assessment_pb2 as events_pb
 
 YEAR = 2026
 DECISION_CHUNK = 200
-STEPS = ("RegisterCase", "RecordSelfAssessment", "SubmitCase", "AppraiseCase")
+REGISTRATION_CHUNK = 500  # registrations per RegisterCases (a commune's list, split when longer)
+APPRAISAL_CHUNK = 500  # cases per AppraiseCases session
+BATCH_CALLS = 4  # batch calls in flight at once (communes working at the same time)
+NATIONAL_UNITS = 200_000  # S = 1.0
+WAVE_UNITS = 5_000  # units of the communes that go through the year together (see _waves)
+PACED_SHARE = 0.1  # of the units: their unit commands are sent at the paced rate instead
+PACED_LOAD = 0.5  # the paced rate, as a share of the saturated throughput just measured
+STEPS = ("RegisterCases", "RecordSelfAssessment", "SubmitCase", "AppraiseCases")
 
 
 def _evidence(kind: str, name: str) -> events_pb.AssessmentEvidence:
@@ -85,65 +101,187 @@ def _operator(commune: str) -> actor_pb2.Actor:
     return actor_pb2.Actor(id=f"u:can-bo-xa-{commune}", role="commune_operator", tier="commune", jurisdiction=commune)
 
 
-async def _cycle(ctx: BenchContext, stub: pb_grpc.AssessmentServiceStub, rules: Rules, units: list[Any],
-                 latencies: dict[str, list[float]], errors: list[str], appraised: list[tuple[Any, pb.Case]]) -> None:
-    todo = iter(units)
+@dataclass
+class _Year:
+    """What the year's steps share: the stub, the rules, the cases made, latencies and errors."""
 
-    async def timed(name: str, call: Any, request: Any) -> Any:
+    stub: pb_grpc.AssessmentServiceStub
+    rules: Rules
+    case_ids: dict[str, str] = field(default_factory=dict)  # unit code -> case id
+    appraised: list[tuple[Any, pb.Case]] = field(default_factory=list)
+    latencies: dict[str, list[float]] = field(default_factory=lambda: collections.defaultdict(list))
+    errors: list[str] = field(default_factory=list)
+
+
+def _by_commune(units: list[Any], chunk: int) -> list[list[Any]]:
+    """The units of each commune, in lists of at most `chunk` (what one commune office sends at once)."""
+    groups: dict[str, list[Any]] = collections.defaultdict(list)
+    for u in units:
+        groups[u.commune_code].append(u)
+    return [g[i:i + chunk] for _, g in sorted(groups.items()) for i in range(0, len(g), chunk)]
+
+
+async def _in_parallel(lists: list[list[Any]], call: Any, calls: int) -> None:
+    todo = iter(lists)
+
+    async def worker() -> None:
+        for part in todo:
+            await call(part)
+    await asyncio.gather(*(worker() for _ in range(calls)))
+
+
+def _item_errors(y: _Year, what: str, units: list[Any], reply: pb.CaseResults) -> list[tuple[Any, pb.Case]]:
+    ok = []
+    for u, r in zip(units, reply.results):
+        if r.HasField("error"):
+            y.errors.append(f"{what} {u.code}: {r.error.code} {r.error.reason} {r.error.message_en}")
+        else:
+            ok.append((u, r.case))
+    return ok
+
+
+async def _register(y: _Year, units: list[Any]) -> None:
+    async def call(part: list[Any]) -> None:
+        request = pb.RegisterCasesRequest(registrations=[pb.CaseRegistration(
+            unit_id=u.unit_id, year=YEAR, dossier=[_evidence("REG-FORM", u.code)], effective_date=f"{YEAR}-01-15")
+            for u in part], actor=_operator(part[0].commune_code))
+        t0 = time.perf_counter()
+        try:
+            reply = await y.stub.RegisterCases(request, timeout=300)
+        except grpc.aio.AioRpcError as exc:
+            y.errors.append(f"RegisterCases {part[0].commune_code}: {exc.code().name} {exc.details()}")
+            return
+        y.latencies["RegisterCases"].append(time.perf_counter() - t0)
+        for u, case in _item_errors(y, "RegisterCases", part, reply):
+            y.case_ids[u.code] = case.case_id
+    await _in_parallel(_by_commune(units, REGISTRATION_CHUNK), call, BATCH_CALLS)
+
+
+async def _unit_steps(y: _Year, u: Any, send: Any) -> bool:
+    """The unit's own two commands; `send(name, call, request)` times them. False when one failed."""
+    case_id = y.case_ids.get(u.code)
+    if case_id is None:
+        return False
+    actor = _operator(u.commune_code)
+    try:
+        await send("RecordSelfAssessment", y.stub.RecordSelfAssessment, pb.RecordSelfAssessmentRequest(
+            case_id=case_id, results=y.rules.results(u.unit_type, u.province_code, u.commune_code),
+            effective_date=f"{YEAR}-10-01", actor=actor))
+        await send("SubmitCase", y.stub.SubmitCase, pb.SubmitCaseRequest(
+            case_id=case_id, dossier=[_evidence("REC-REQUEST", u.code)], effective_date=f"{YEAR}-10-05",
+            actor=actor))
+    except grpc.aio.AioRpcError as exc:
+        y.errors.append(f"{u.code}: {exc.code().name} {exc.details()}")
+        return False
+    return True
+
+
+async def _saturated(y: _Year, units: list[Any], clients: int) -> list[float]:
+    """Closed loop: each client sends its next command as soon as the last is answered."""
+    todo, latencies = iter(units), []
+
+    async def send(name: str, call: Any, request: Any) -> Any:
         t0 = time.perf_counter()
         reply = await call(request, timeout=120)
-        latencies[name].append(time.perf_counter() - t0)
+        latencies.append(time.perf_counter() - t0)
+        y.latencies[name].append(latencies[-1])
         return reply
 
+    done = 0
+
     async def client() -> None:
+        nonlocal done
         for u in todo:
-            actor = _operator(u.commune_code)
-            try:
-                case = await timed("RegisterCase", stub.RegisterCase, pb.RegisterCaseRequest(
-                    unit_id=u.unit_id, year=YEAR, dossier=[_evidence("REG-FORM", u.code)],
-                    effective_date=f"{YEAR}-01-15", actor=actor))
-                await timed("RecordSelfAssessment", stub.RecordSelfAssessment, pb.RecordSelfAssessmentRequest(
-                    case_id=case.case_id, results=rules.results(u.unit_type, u.province_code, u.commune_code),
-                    effective_date=f"{YEAR}-10-01", actor=actor))
-                await timed("SubmitCase", stub.SubmitCase, pb.SubmitCaseRequest(
-                    case_id=case.case_id, dossier=[_evidence("REC-REQUEST", u.code)],
-                    effective_date=f"{YEAR}-10-05", actor=actor))
-                case = await timed("AppraiseCase", stub.AppraiseCase, pb.AppraiseCaseRequest(
-                    case_id=case.case_id, effective_date=f"{YEAR}-10-20", actor=actor))
-            except grpc.aio.AioRpcError as exc:
-                errors.append(f"{u.code}: {exc.code().name} {exc.details()}")
-                continue
-            appraised.append((u, case))
-            if len(appraised) % max(1, len(units) // 10) == 0:
-                progress(f"year: {len(appraised):,}/{len(units):,} cases appraised")
-
-    await asyncio.gather(*(client() for _ in range(ctx.clients)))
+            await _unit_steps(y, u, send)
+            done += 1
+            if done % max(1, len(units) // 10) == 0:
+                progress(f"year: {done:,}/{len(units):,} units self-assessed and submitted (saturated)")
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return latencies
 
 
-async def _decide(stub: pb_grpc.AssessmentServiceStub, rules: Rules, appraised: list[tuple[Any, pb.Case]],
-                  latencies: list[float], errors: list[str]) -> int:
+async def _paced(y: _Year, units: list[Any], clients: int, per_second: float) -> list[float]:
+    """Open loop at `per_second` commands in all: command i of the run is due at start + i / rate, client
+    i mod clients sends it then (or at once when it is late); its latency runs from when it was due."""
+    latencies: list[float] = []
+    start = time.perf_counter() + 0.1
+    slots = iter(range(2 * len(units)))
+
+    async def send(name: str, call: Any, request: Any) -> Any:
+        due = start + next(slots) / per_second
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        reply = await call(request, timeout=120)
+        latencies.append(time.perf_counter() - due)
+        return reply
+
+    async def client(k: int) -> None:
+        for u in units[k::clients]:
+            await _unit_steps(y, u, send)
+    await asyncio.gather(*(client(k) for k in range(clients)))
+    return latencies
+
+
+async def _appraise(y: _Year, units: list[Any]) -> None:
+    async def call(part: list[Any]) -> None:
+        part = [u for u in part if u.code in y.case_ids]
+        if not part:
+            return
+        request = pb.AppraiseCasesRequest(appraisals=[pb.CaseAppraisal(
+            case_id=y.case_ids[u.code], effective_date=f"{YEAR}-10-20") for u in part],
+            actor=_operator(part[0].commune_code))
+        t0 = time.perf_counter()
+        try:
+            reply = await y.stub.AppraiseCases(request, timeout=300)
+        except grpc.aio.AioRpcError as exc:
+            y.errors.append(f"AppraiseCases {part[0].commune_code}: {exc.code().name} {exc.details()}")
+            return
+        y.latencies["AppraiseCases"].append(time.perf_counter() - t0)
+        y.appraised.extend(_item_errors(y, "AppraiseCases", part, reply))
+    await _in_parallel(_by_commune(units, APPRAISAL_CHUNK), call, BATCH_CALLS)
+
+
+async def _decide(y: _Year, appraised: list[tuple[Any, pb.Case]], tag: str = "") -> int:
     groups: dict[tuple[str, str], list[pb.Case]] = collections.defaultdict(list)
     for u, case in appraised:
-        groups[rules.decider(u.unit_type, case.managed_by, u.province_code, u.commune_code)].append(case)
+        groups[y.rules.decider(u.unit_type, case.managed_by, u.province_code, u.commune_code)].append(case)
+    chunks = [(number, tier, area, cases[start:start + DECISION_CHUNK], start // DECISION_CHUNK + 1)
+              for number, ((tier, area), cases) in enumerate(sorted(groups.items()), start=1)
+              for start in range(0, len(cases), DECISION_CHUNK)]
     decided = 0
-    for number, ((tier, area), cases) in enumerate(sorted(groups.items()), start=1):
-        for start in range(0, len(cases), DECISION_CHUNK):
-            chunk = cases[start:start + DECISION_CHUNK]
-            decision = pb.Decision(number=f"{number}-{start // DECISION_CHUNK + 1}/QĐ-UBND", date=f"{YEAR}-11-10",
-                                   signer="Nguyễn Văn An", signer_title="Chủ tịch",
-                                   authority=pb.Authority(tier=tier, name=f"Ủy ban nhân dân ({tier} {area})",
-                                                          area_code=area))
-            request = pb.DecideCasesRequest(cases=[pb.CaseOutcome(case_id=c.case_id, recognised=True) for c in chunk],
-                                            decision=decision, actor=_operator(chunk[0].commune_code))
-            t0 = time.perf_counter()
-            try:
-                reply = await stub.DecideCases(request, timeout=300)
-            except grpc.aio.AioRpcError as exc:
-                errors.append(f"DecideCases {tier} {area} ({len(chunk)} cases): {exc.code().name} {exc.details()}")
-                continue
-            latencies.append(time.perf_counter() - t0)
-            decided += sum(1 for c in reply.cases if c.state == "cong_nhan")
+
+    async def call(items: list[Any]) -> None:
+        nonlocal decided
+        number, tier, area, chunk, part = items[0]
+        decision = pb.Decision(number=f"{tag}{number}-{part}/QĐ-UBND", date=f"{YEAR}-11-10",
+                               signer="Nguyễn Văn An", signer_title="Chủ tịch",
+                               authority=pb.Authority(tier=tier, name=f"Ủy ban nhân dân ({tier} {area})",
+                                                      area_code=area))
+        request = pb.DecideCasesRequest(cases=[pb.CaseOutcome(case_id=c.case_id, recognised=True) for c in chunk],
+                                        decision=decision, actor=_operator(chunk[0].commune_code))
+        t0 = time.perf_counter()
+        try:
+            reply = await y.stub.DecideCases(request, timeout=300)
+        except grpc.aio.AioRpcError as exc:
+            y.errors.append(f"DecideCases {tier} {area} ({len(chunk)} cases): {exc.code().name} {exc.details()}")
+            return
+        y.latencies["DecideCases"].append(time.perf_counter() - t0)
+        decided += sum(1 for c in reply.cases if c.state == "cong_nhan")
+    await _in_parallel([[c] for c in chunks], call, BATCH_CALLS)
     return decided
+
+
+def _waves(units: list[Any]) -> list[list[Any]]:
+    """Whole communes, in code order, in groups of about WAVE_UNITS: communes run their year side by side,
+    and each group goes through every step before the next starts, so its cases stay in assessment's
+    case cache (a wave is far smaller than the cache) from registration to decision."""
+    waves: list[list[Any]] = [[]]
+    for part in _by_commune(units, len(units) or 1):
+        if len(waves[-1]) + len(part) > WAVE_UNITS and waves[-1]:
+            waves.append([])
+        waves[-1].extend(part)
+    return [w for w in waves if w]
 
 
 def year_sample(units: list[Any], wanted: int | None) -> list[Any]:
@@ -165,47 +303,105 @@ def year_sample(units: list[Any], wanted: int | None) -> list[Any]:
 @stage("full_year", requires=tuple(f"antt.assessment.v1.AssessmentService/{m}" for m in (*STEPS, "DecideCases")),
        title="full year: registration, self-assessment, appraisal, decision")
 async def full_year(ctx: BenchContext) -> list[Measurement]:
-    """Every generated unit through one year's cycle; decisions batched per deciding authority."""
+    """Every sampled unit through one year's cycle; batch commands where the domain has them."""
     ids = dict(ctx.stack.rows("assessment", "SELECT code, unit_id FROM assessment_unit_replica"))
     sample = year_sample(ctx.country.units, ctx.year_units)
     units = [_Unit(u.code, u.unit_type, u.province_code, u.commune_code, ids[u.code]) for u in sample if u.code in ids]
-    communes = [u for u in units if u.unit_type == "xa_phuong"]
-    others = [u for u in units if u.unit_type != "xa_phuong"]
     rules = await asyncio.to_thread(Rules, YEAR)
-    latencies: dict[str, list[float]] = collections.defaultdict(list)
-    decide_latencies: list[float] = []
-    errors: list[str] = []
-    start = time.perf_counter()
+    spent: dict[str, float] = collections.defaultdict(float)  # seconds per step, over every wave
+    saturated: list[float] = []
+    paced: list[float] = []
+    offered_rates: list[float] = []
     decided = 0
+    start = time.perf_counter()
+
+    def lap(step: str, since: float) -> float:
+        now = time.perf_counter()
+        spent[step] += now - since
+        return now
+
     async with ctx.stack.channel("assessment") as channel:
-        stub = pb_grpc.AssessmentServiceStub(channel)
-        for group in (others, communes):  # a commune is decided once its units are
-            appraised: list[tuple[Any, pb.Case]] = []
-            await _cycle(ctx, stub, rules, group, latencies, errors, appraised)
-            progress(f"year: deciding {len(appraised):,} cases")
-            decided += await _decide(stub, rules, appraised, decide_latencies, errors)
+        y = _Year(pb_grpc.AssessmentServiceStub(channel), rules)
+        for n, wave in enumerate(_waves(units), start=1):
+            progress(f"year: wave {n}: {len(wave):,} units of {len({u.commune_code for u in wave}):,} communes")
+            t = time.perf_counter()
+            await _register(y, wave)
+            t = lap("registered", t)
+            paced_units = wave[::round(1 / PACED_SHARE)] if len(wave) >= 2 * ctx.clients else []
+            chosen = {u.code for u in paced_units}
+            own = await _saturated(y, [u for u in wave if u.code not in chosen], ctx.clients)
+            saturated.extend(own)
+            offered = max(1.0, round(PACED_LOAD * len(own) / max(time.perf_counter() - t, 1e-9)))
+            t = lap("saturated", t)
+            if paced_units:
+                offered_rates.append(offered)
+                paced.extend(await _paced(y, paced_units, ctx.clients, offered))
+            t = lap("paced", t)
+            first_appraised = len(y.appraised)
+            await _appraise(y, wave)
+            t = lap("appraised", t)
+            for group in (False, True):  # a commune is decided once its units are
+                batch = [(u, c) for u, c in y.appraised[first_appraised:] if (u.unit_type == "xa_phuong") is group]
+                decided += await _decide(y, batch, f"W{n}-")
+            lap("decided", t)
     commands_done = time.perf_counter()
     progress("year: waiting for reporting's case rollup")
     final = await _wait_reporting(ctx, decided, timeout=max(600.0, len(units) / 10))
     end = time.perf_counter()
-    commands = sum(len(v) for v in latencies.values()) + len(decide_latencies)
-    all_single = [x for v in latencies.values() for x in v]
-    checks = {"every sampled unit registered a case": len(latencies["RegisterCase"]) == len(sample),
+    lat = y.latencies
+    calls = sum(len(v) for v in lat.values()) + len(paced)
+    unit_commands = len(saturated) + len(paced)
+    checks = {"every sampled unit registered a case": len(y.case_ids) == len(sample),
               "every case recognised": decided == len(sample),
               "reporting holds every decision": final == decided}
-    per_step = {k: latency_ms(v) for k, v in latencies.items()} | {"DecideCases": latency_ms(decide_latencies)}
-    return [Measurement("full year, single-unit commands (4 per unit)", value=rate(len(all_single),
-                        commands_done - start), unit="commands/s", count=len(all_single),
-                        seconds=round(commands_done - start, 2),
-                        latency_ms=latency_ms(all_single), errors=len(errors),
-                        details={"per_command_ms": per_step, "first_errors": errors[:5]},
-                        note=f"{ctx.clients} concurrent clients; decisions: {len(decide_latencies)} DecideCases "
-                             f"of ≤{DECISION_CHUNK} cases"),
-            Measurement("full year end to end, until reporting's rollup is final", value=rate(len(sample),
-                        end - start), unit="units/s", seconds=round(end - start, 2), count=len(sample),
-                        errors=len(errors), checks=checks,
-                        details={"commands": commands, "lag_after_last_command_s": round(end - commands_done, 2)},
-                        note=f"{commands:,} commands; reporting final {end - commands_done:.1f} s after the last")]
+    per_step = {k: latency_ms(v) for k, v in lat.items()}
+    first = {"first_errors": y.errors[:5]}
+    offered = round(sum(offered_rates) / len(offered_rates)) if offered_rates else 0
+    paced_count = len(paced)
+    marks = {"registered": spent["registered"], "saturated": spent["saturated"], "paced": spent["paced"],
+             "appraised": spent["appraised"], "decided": spent["decided"]}
+    return [
+        Measurement("full year, registrations as lists (RegisterCases)", value=rate(len(y.case_ids),
+                    marks["registered"]), unit="units/s", count=len(y.case_ids),
+                    seconds=round(marks["registered"], 2), latency_ms=latency_ms(lat["RegisterCases"]),
+                    errors=len(units) - len(y.case_ids), details=first,
+                    note=f"{len(lat['RegisterCases'])} calls of ≤{REGISTRATION_CHUNK} registrations, "
+                         f"{BATCH_CALLS} in flight; latency per call"),
+        Measurement("full year, unit commands, saturated (RecordSelfAssessment + SubmitCase)",
+                    value=rate(len(saturated), marks["saturated"]), unit="commands/s",
+                    count=len(saturated), seconds=round(marks["saturated"], 2),
+                    latency_ms=latency_ms(saturated), errors=2 * len(units) - unit_commands,
+                    details={"per_command_ms": per_step} | first,
+                    note=f"saturated: {ctx.clients} closed-loop clients as fast as they go, so latency ≈ "
+                         f"clients ÷ throughput"),
+        Measurement(f"full year, unit commands at {offered:,.0f} commands/s offered ({ctx.clients} clients, open loop)",
+                    value=rate(paced_count, marks["paced"]), unit="commands/s", count=paced_count,
+                    seconds=round(marks["paced"], 2), latency_ms=latency_ms(paced),
+                    details={"offered_per_s": offered, "offered_per_wave": offered_rates},
+                    note=f"{PACED_LOAD:.0%} of the saturated rate; latency from each command's scheduled send "
+                         f"time (no coordinated omission); target p99 < 25 ms"),
+        Measurement("full year, appraisal sessions (AppraiseCases)", value=rate(len(y.appraised),
+                    marks["appraised"]), unit="cases/s", count=len(y.appraised),
+                    seconds=round(marks["appraised"], 2),
+                    latency_ms=latency_ms(lat["AppraiseCases"]), errors=len(y.case_ids) - len(y.appraised),
+                    note=f"{len(lat['AppraiseCases'])} sessions of ≤{APPRAISAL_CHUNK} cases; latency per call"),
+        Measurement("full year, decisions (DecideCases)", value=rate(decided, marks["decided"]),
+                    unit="cases/s", count=decided, seconds=round(marks["decided"], 2),
+                    latency_ms=latency_ms(lat["DecideCases"]), errors=len(y.appraised) - decided,
+                    note=f"{len(lat['DecideCases'])} DecideCases of ≤{DECISION_CHUNK} cases, communes last"),
+        Measurement("full year end to end, until reporting's rollup is final", value=rate(len(sample),
+                    end - start), unit="units/s", seconds=round(end - start, 2), count=len(sample),
+                    errors=len(y.errors), checks=checks,
+                    details={"calls": calls, "unit_commands": unit_commands,
+                             "lag_after_last_command_s": round(end - commands_done, 2),
+                             "steps_s": {k: round(v, 2) for k, v in marks.items()},
+                             "linear_200k_units_s": round((end - start) * NATIONAL_UNITS / max(len(sample), 1))}
+                    | first,
+                    note=f"{calls:,} calls ({unit_commands:,} unit commands); reporting final "
+                         f"{end - commands_done:.1f} s after the last; ×{NATIONAL_UNITS / max(len(sample), 1):,.1f} "
+                         f"(waves of the same size) ≈ {(end - start) * NATIONAL_UNITS / max(len(sample), 1):,.0f} s "
+                         f"for 200,000 units; target < 600 s"),
+    ]
 
 
 @dataclass(frozen=True)

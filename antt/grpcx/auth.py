@@ -21,7 +21,7 @@ from grpc_status import rpc_status
 from antt.actor import Actor
 from antt.auth.keys import Keyring
 from antt.auth.principal import SYSTEM_PRINCIPAL, Principal
-from antt.auth.tokens import TokenError, verify
+from antt.auth.tokens import TokenError, VerifiedTokens
 from antt.contracts.meta import actor_from_pb
 from antt.grpcx.errors import DOMAIN
 
@@ -86,6 +86,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self.service = service
         self.keyring = keyring
         self.required = required
+        self.tokens = VerifiedTokens(keyring)  # a client's token is verified once, not on every call
 
     def authenticate(self, metadata: Any) -> Principal:
         """The principal of the call's metadata, or TokenError."""
@@ -95,7 +96,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 raise TokenError("AUTH_TOKEN_MISSING", "thiếu mã thông báo (authorization: Bearer …)",
                                  "missing bearer token (authorization: Bearer …)")
             return SYSTEM_PRINCIPAL
-        return verify(self.keyring, token)
+        return self.tokens.verify(token)
 
     async def intercept_service(
         self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],

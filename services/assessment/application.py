@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -12,8 +13,10 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Transcoder, Transcoding
 
 from antt.actor import Actor
+from antt.errors import DomainError
 from antt.eventstore.application import ServiceApplication
 from antt.eventstore.group import GroupCommit
+from services.assessment.case_cache import CaseCache
 from services.assessment.domain.assessment_case import AssessmentCase
 from services.assessment.domain.classification import Classification, ClassificationState
 from services.assessment.domain.errors import (
@@ -28,6 +31,39 @@ from services.assessment.domain.values import (
 from services.assessment.rules import RuleCatalogue, RuleSet, load_catalogue
 from services.assessment.rules.model import CriterionKind
 from services.assessment.rules.types import Tier, UnitType
+
+CaseChange = Callable[[AssessmentCase], None]
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One registration a commune received (TT124 Đ9 k2a): the unit, the year, its dossier and date."""
+
+    unit_id: UUID
+    year: int
+    dossier: tuple[EvidenceRef, ...]
+    effective_date: date | None = None
+
+
+@dataclass(frozen=True)
+class Appraisal:
+    """One case of an appraisal session: its findings, or the reason its dossier is returned."""
+
+    case_id: UUID
+    findings: tuple[Finding, ...] = ()
+    return_reason: str = ""
+    effective_date: date | None = None
+
+
+class _Collected:
+    """Events already collected from an aggregate, handed to the group commit as one save."""
+
+    def __init__(self, events: Sequence[Any]) -> None:
+        self.events = list(events)
+
+    def collect_events(self) -> list[Any]:
+        return self.events
+
 
 VALUE_TYPES = (EvidenceRef, CriterionResult, Finding, Authority, Decision, CoverageFigures, CriterionEvaluation)
 
@@ -61,6 +97,7 @@ class Assessments(ServiceApplication):
         super().__init__(database_url, env)
         # Concurrent commands share event-store transactions; a clash still fails only its own command.
         self._group = GroupCommit(self.save)
+        self.cases = CaseCache()  # committed cases, so a command does not replay its case from the store
 
     def register_transcodings(self, transcoder: Transcoder) -> None:
         """Adds the assessment value objects to the kernel's transcodings."""
@@ -86,7 +123,7 @@ class Assessments(ServiceApplication):
                       effective_date: date | None = None) -> AssessmentCase:
         """Open the (unit, year) case under the rule set governing that year; one case per unit and year."""
         profile = self._profile(unit_id)
-        if self._find(AssessmentCase.create_id(unit_id, year)) is not None:
+        if self._case_exists(AssessmentCase.create_id(unit_id, year)):
             raise SecondCaseError("hồ sơ", "case", str(unit_id), year)
         case = AssessmentCase.register(profile, year, self.rules.for_year(year), dossier, actor,
                                        effective_date or date.today())
@@ -94,34 +131,78 @@ class Assessments(ServiceApplication):
             self._group.save(case)
         except IntegrityError:
             raise SecondCaseError("hồ sơ", "case", str(unit_id), year) from None
+        self.cases.put(case)
         return case
+
+    def register_cases(self, registrations: Sequence[Registration], actor: Actor
+                       ) -> list[AssessmentCase | DomainError]:
+        """The registrations a commune received, recorded as one list: each stands or falls on its own.
+
+        One result per registration, in order (the case, or why it was refused); the accepted ones
+        are saved in one transaction, or one by one when that clashes (a case registered meanwhile).
+        """
+        out: list[AssessmentCase | DomainError] = []
+        listed: set[UUID] = set()
+        for r in registrations:
+            try:
+                profile = self._profile(r.unit_id)
+                case_id = AssessmentCase.create_id(r.unit_id, r.year)
+                if case_id in listed or self._case_exists(case_id):
+                    raise SecondCaseError("hồ sơ", "case", str(r.unit_id), r.year)
+                out.append(AssessmentCase.register(profile, r.year, self.rules.for_year(r.year), r.dossier, actor,
+                                                   r.effective_date or date.today()))
+                listed.add(case_id)
+            except DomainError as refused:
+                out.append(refused)
+        made = [(i, c) for i, c in enumerate(out) if isinstance(c, AssessmentCase)]
+        collected = [_Collected(c.collect_events()) for _, c in made]
+        try:
+            if collected:
+                self._group.save(*collected)
+        except IntegrityError:
+            for (i, c), events in zip(made, collected):
+                try:
+                    self._group.save(events)
+                except IntegrityError:
+                    out[i] = SecondCaseError("hồ sơ", "case", str(c.unit_id), c.year)
+        for c in out:
+            if isinstance(c, AssessmentCase):
+                self.cases.put(c)
+        return out
 
     def record_self_assessment(self, case_id: UUID, results: Sequence[CriterionResult], actor: Actor,
                                effective_date: date | None = None,
                                documents: Sequence[EvidenceRef] = ()) -> AssessmentCase:
         """Record the unit's per-criterion results and evidence."""
-        case = self.get_case(case_id)
-        rules = self.rules.get(case.rule_set_id)
-        case.record_self_assessment(results, rules, actor, effective_date or date.today(), documents)
-        self._save_changes(case)
-        return case
+        on = effective_date or date.today()
+        return self._change(case_id, lambda case: case.record_self_assessment(
+            results, self.rules.get(case.rule_set_id), actor, on, documents))
 
     def submit(self, case_id: UUID, dossier: Sequence[EvidenceRef], actor: Actor,
                effective_date: date | None = None) -> AssessmentCase:
         """Submit the recognition dossier."""
-        case = self.get_case(case_id)
-        case.submit(self.rules.get(case.rule_set_id), dossier, actor, effective_date or date.today())
-        self._save_changes(case)
-        return case
+        on = effective_date or date.today()
+        return self._change(case_id, lambda case: case.submit(self.rules.get(case.rule_set_id), dossier, actor, on))
 
     def appraise(self, case_id: UUID, findings: Sequence[Finding], actor: Actor, effective_date: date | None = None,
                  return_reason: str = "") -> AssessmentCase:
         """Record the appraisal, or return the dossier for completion when a reason is given."""
-        case = self.get_case(case_id)
-        case.appraise(findings, self.rules.get(case.rule_set_id), actor, effective_date or date.today(),
-                      return_reason)
-        self._save_changes(case)
-        return case
+        return self._change(case_id, self._appraisal(findings, actor, effective_date, return_reason))
+
+    def _appraisal(self, findings: Sequence[Finding], actor: Actor, effective_date: date | None,
+                   return_reason: str) -> CaseChange:
+        on = effective_date or date.today()
+        return lambda case: case.appraise(findings, self.rules.get(case.rule_set_id), actor, on, return_reason)
+
+    def appraise_cases(self, appraisals: Sequence[Appraisal], actor: Actor) -> list[AssessmentCase | DomainError]:
+        """One appraisal session of the standing office over many cases, each with its own result.
+
+        One result per case, in order (the appraised or returned case, or why it was refused); the
+        accepted ones are saved in one transaction, or each on its own when that clashes.
+        """
+        changes = [(a.case_id, self._appraisal(a.findings, actor, a.effective_date, a.return_reason))
+                   for a in appraisals]
+        return self._change_each(changes)
 
     def decide_many(self, outcomes: Mapping[UUID, Outcome], decision: Decision, actor: Actor,
                     expected_digests: Mapping[UUID, str] | None = None) -> list[AssessmentCase]:
@@ -129,31 +210,93 @@ class Assessments(ServiceApplication):
         if not outcomes:
             raise InvalidFieldError("Quyết định phải có ít nhất một hồ sơ", "a decision needs at least one case",
                                     field="cases")
-        cases = []
-        for case_id, outcome in outcomes.items():
-            case = self.get_case(case_id)
+        def decide(case: AssessmentCase) -> None:
             rules = self.rules.get(case.rule_set_id)
-            case.decide(outcome, decision, rules, actor, self._coverage_for(case, rules),
-                        (expected_digests or {}).get(case_id, ""))
-            cases.append(case)
-        self._save_changes(*cases)
-        return cases
+            case.decide(outcomes[case.id], decision, rules, actor, self._coverage_for(case, rules),
+                        (expected_digests or {}).get(case.id, ""))
+        return self._change_all(list(outcomes), decide)
 
     def revoke(self, case_id: UUID, decision: Decision, reason: str, actor: Actor,
                effective_date: date | None = None) -> AssessmentCase:
         """Revoke a recognition (thu hồi) by decision."""
-        case = self.get_case(case_id)
-        case.revoke(decision, reason, self.rules.get(case.rule_set_id), actor, effective_date or decision.date)
-        self._save_changes(case)
-        return case
+        return self._change(case_id, lambda case: case.revoke(
+            decision, reason, self.rules.get(case.rule_set_id), actor, effective_date or decision.date))
 
     def close_case(self, case_id: UUID, reason: ClosureReason, note: str, actor: Actor,
                    effective_date: date | None = None) -> AssessmentCase:
         """Close a case before its decision (merger, dissolution, out of scope)."""
-        case = self.get_case(case_id)
-        case.close(reason, note, actor, effective_date or date.today())
-        self._save_changes(case)
-        return case
+        on = effective_date or date.today()
+        return self._change(case_id, lambda case: case.close(reason, note, actor, on))
+
+    # -- applying changes to cases (through the case cache) ------------------------------------------
+    def _change(self, case_id: UUID, change: CaseChange) -> AssessmentCase:
+        """Apply a command to one case and save it (a clash is ConcurrentUpdateError)."""
+        return self._change_all([case_id], change)[0]
+
+    def _change_all(self, case_ids: Sequence[UUID], change: CaseChange) -> list[AssessmentCase]:
+        """Apply a command to every case and save them all in one transaction, or none.
+
+        The cases come from the cache when it holds them. When the command fails on a cached copy, or
+        its save clashes, it runs again on the stored cases, so a cache that is behind the store (another
+        writer was first) never changes an outcome: it only costs the second run.
+        """
+        for cached in (True, False):
+            cases, from_cache = [], False
+            for case_id in case_ids:
+                case = self.cases.get(case_id) if cached else None
+                from_cache = from_cache or case is not None
+                cases.append(case if case is not None else self.get_case(case_id))
+            try:
+                for case in cases:
+                    change(case)
+                self._group.save(*cases)
+            except DomainError:
+                if from_cache:
+                    continue
+                raise
+            except IntegrityError:
+                for case_id in case_ids:
+                    self.cases.evict(case_id)
+                if from_cache:
+                    continue
+                raise ConcurrentUpdateError() from None
+            for case in cases:
+                self.cases.put(case)
+            return cases
+        raise AssertionError("unreachable: the second pass reads the store")  # pragma: no cover
+
+    def _change_each(self, changes: Sequence[tuple[UUID, CaseChange]]) -> list[AssessmentCase | DomainError]:
+        """Apply one command per case, each standing on its own; the accepted ones share one transaction."""
+        out: list[AssessmentCase | DomainError] = []
+        for case_id, change in changes:
+            case = self.cases.get(case_id)
+            try:
+                if case is not None:
+                    try:
+                        change(case)
+                    except DomainError:  # decide on the stored case, as the single command would
+                        case = None
+                if case is None:
+                    case = self.get_case(case_id)
+                    change(case)
+                out.append(case)
+            except DomainError as refused:
+                out.append(refused)
+        made = [(i, c) for i, c in enumerate(out) if isinstance(c, AssessmentCase)]
+        try:
+            if made:
+                self._group.save(*[c for _, c in made])
+        except IntegrityError:  # someone was first on one of them: each is retried as the single command
+            for i, c in made:
+                self.cases.evict(c.id)
+                try:
+                    out[i] = self._change(c.id, dict(changes)[c.id])
+                except DomainError as refused:
+                    out[i] = refused
+            return out
+        for _, c in made:
+            self.cases.put(c)
+        return out
 
     def commune_coverage(self, commune_code: str, year: int, exclude: UUID | None = None,
                          rules: RuleSet | None = None) -> CoverageFigures:
@@ -163,11 +306,23 @@ class Assessments(ServiceApplication):
                    if p.unit_id != exclude and p.eligible and p.managed_by_commune(rule)]
         registered = recognised = 0
         for p in managed:
-            case = self._find(AssessmentCase.create_id(p.unit_id, year))
+            case = self._latest(AssessmentCase.create_id(p.unit_id, year))
             if case is not None and case.state is not CaseState.DA_DONG:
                 registered += 1
                 recognised += case.state is CaseState.CONG_NHAN
         return CoverageFigures(managed=len(managed), registered=registered, recognised=recognised)
+
+    def _latest(self, case_id: UUID) -> AssessmentCase | None:
+        """The case as the store holds it now, to read (never to change): the cached one when the store has
+        nothing newer (one indexed read, nothing decoded), else the stored one."""
+        cached = self.cases.peek(case_id)
+        if cached is not None and not self.recorder.select_events(case_id, gt=cached.version, limit=1):
+            return cached  # type: ignore[no-any-return]
+        return self._find(case_id)  # type: ignore[no-any-return]
+
+    def _case_exists(self, case_id: UUID) -> bool:
+        """Whether a case has been stored (one indexed read of its first event; nothing decoded)."""
+        return self.cases.peek(case_id) is not None or bool(self.recorder.select_events(case_id, lte=1, limit=1))
 
     def _coverage_for(self, case: AssessmentCase, rules: RuleSet) -> CoverageFigures | None:
         if case.unit.unit_type is not UnitType.XA_PHUONG:
@@ -175,7 +330,7 @@ class Assessments(ServiceApplication):
         return self.commune_coverage(case.unit.commune_code, case.year, exclude=case.unit_id, rules=rules)
 
     def _recognised(self, unit_id: UUID, year: int) -> bool:
-        case = self._find(AssessmentCase.create_id(unit_id, year))
+        case = self._latest(AssessmentCase.create_id(unit_id, year))
         return case is not None and case.state is CaseState.CONG_NHAN
 
     # -- classification -------------------------------------------------------------------------------

@@ -7,7 +7,10 @@ stood at that event's version. The place also names the subject, so subscribers 
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from antt.contracts.meta import event_meta
@@ -70,14 +73,43 @@ def coverage_pb(c: CoverageFigures | None) -> pb.AssessmentCoverage | None:
                                                         recognised=c.recognised)
 
 
+CASE_FACTS_SIZE = 50_000  # cases whose fixed facts the publisher remembers (a few hundred bytes each)
+
+
+@dataclass(frozen=True)
+class _CaseFacts:
+    """A case's facts fixed at registration: what every one of its published events carries."""
+
+    unit_id: Any
+    unit_code: str
+    unit: Any
+    year: int
+    rule_set_id: str
+
+
 class AssessmentPublisher:
     """Maps stored assessment events to published messages; reads aggregates from `app` when needed."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        # What a case's events publish besides their own fields never changes after its registration
+        # (unit, place, year, rule set), so it is read from the store once per case, not once per event.
+        self._case_facts: OrderedDict[Any, _CaseFacts] = OrderedDict()
+        self._lock = threading.Lock()
 
     def _at(self, event: Any) -> Any:
         return self.app.repository.get(event.originator_id, version=event.originator_version)
+
+    def _facts(self, event: Any) -> _CaseFacts:
+        found = self._case_facts.get(event.originator_id)
+        if found is None:
+            case = self._at(event)
+            found = _CaseFacts(case.unit_id, case.unit_code, case.unit, case.year, case.rule_set_id)
+            with self._lock:
+                self._case_facts[event.originator_id] = found
+                while len(self._case_facts) > CASE_FACTS_SIZE:
+                    self._case_facts.popitem(last=False)
+        return found
 
     def to_message(self, event: Any) -> Published | None:
         """The published form of a stored assessment event (None for events not published)."""
@@ -97,7 +129,7 @@ class AssessmentPublisher:
                     province_code=province, commune_code=commune)
 
     def _case(self, event: Any) -> Published | None:
-        case = self._at(event)
+        case = self._facts(event)
         u = case.unit
         head = self._header(event, case.unit_id, case.unit_code, u.unit_type, case.year, u.province_code,
                             u.commune_code)

@@ -67,15 +67,22 @@ def test_bench_smoke_counts_match_and_nothing_fails(tmp_path: Path) -> None:
     replay = [m for m in result.stages if m.name.startswith("audit replay of one province-year")]
     assert len(replay) == 1 and replay[0].checks and all(replay[0].checks.values())
     assert replay[0].count is not None and replay[0].count > 0
-    year_commands = by_name["full year, single-unit commands (4 per unit)"]
     year = by_name["full year end to end, until reporting's rollup is final"]
     sampled = result.summary["year_units"]
     assert YEAR_UNITS <= sampled < units
-    assert (year.count, year.errors, year_commands.errors) == (sampled, 0, 0)
-    assert year_commands.count == 4 * sampled
+    assert (year.count, year.errors) == (sampled, 0)
     assert year.checks and all(year.checks.values())
+    registrations = by_name["full year, registrations as lists (RegisterCases)"]
+    saturated = by_name["full year, unit commands, saturated (RecordSelfAssessment + SubmitCase)"]
+    paced = [m for m in result.stages if m.name.startswith("full year, unit commands at ")]
+    appraisals = by_name["full year, appraisal sessions (AppraiseCases)"]
+    decisions = by_name["full year, decisions (DecideCases)"]
+    assert len(paced) == 1 and paced[0].details["offered_per_s"] > 0
+    assert (registrations.count, appraisals.count, decisions.count) == (sampled, sampled, sampled)
+    assert saturated.count + paced[0].count == 2 * sampled and saturated.count and paced[0].count
+    assert all(m.errors == 0 and m.latency_ms for m in (registrations, saturated, paced[0], appraisals, decisions))
     rebuild = by_name["rebuild reporting from the stream (empty database)"]
-    assert rebuild.count is not None and rebuild.count >= units + year_commands.count
+    assert rebuild.count is not None and rebuild.count >= units + 5 * sampled  # 5 events per case
     assert rebuild.checks and all(rebuild.checks.values())
     rollups = [m for m in result.stages if m.name.startswith("rollup ")]
     assert rollups and all(m.count == 20 and m.errors == 0 for m in rollups)

@@ -184,3 +184,68 @@ async def test_a_case_through_grpc_with_clear_errors_and_published_events(stack:
         assert isinstance(last, events_pb.CaseDecided) and last.recognised and last.unit_code == "KDC-TEST-01"
     finally:
         await nc.close()
+
+
+async def test_lists_of_registrations_and_an_appraisal_session_answer_per_item(stack: Stack) -> None:
+    villages = [await register_unit(stack, f"KDC-LIST-{i}", "khu_dan_cu") for i in range(3)]
+    small = await register_unit(stack, "DN-NHO-LIST", "doanh_nghiep", size_class="nho",
+                                size_declared_on="2025-01-01")
+    single = await stack.assessment.RegisterCase(pb.RegisterCaseRequest(
+        unit_id=villages[2], year=YEAR, dossier=[evidence("REG-FORM", "dk-2")], effective_date="2026-01-15",
+        actor=OPERATOR))
+    registered_only = single.case_id
+
+    def registration(unit_id: str, name: str) -> pb.CaseRegistration:
+        return pb.CaseRegistration(unit_id=unit_id, year=YEAR, dossier=[evidence("REG-FORM", name)],
+                                   effective_date="2026-01-15")
+    listed = await stack.assessment.RegisterCases(pb.RegisterCasesRequest(registrations=[
+        registration(villages[0], "dk-0"), registration(small, "dk-nho"), registration(villages[1], "dk-1"),
+        registration(villages[2], "dk-2"), registration("khong-phai-uuid", "dk-x")], actor=OPERATOR))
+    kinds = [r.WhichOneof("result") for r in listed.results]
+    assert kinds == ["case", "error", "case", "error", "error"]
+    assert [(r.error.code, r.error.reason) for r in listed.results if r.HasField("error")] == [
+        ("FAILED_PRECONDITION", "UNIT_NOT_ELIGIBLE"), ("FAILED_PRECONDITION", "SECOND_CASE_FOR_YEAR"),
+        ("INVALID_ARGUMENT", "INVALID_ARGUMENT")]
+    assert listed.results[4].error.field == "registrations[4].unit_id" and listed.results[1].error.message_vi
+    first, second = listed.results[0].case, listed.results[2].case
+    assert (first.state, first.unit_code, second.unit_code) == ("dang_ky", "KDC-LIST-0", "KDC-LIST-1")
+    # the case of a list is the case the single command makes (ids and times aside)
+    same = pb.Case()
+    same.CopyFrom(first)
+    for f in ("case_id", "unit_id", "unit_code", "last_recorded_at"):
+        same.ClearField(f)
+        single.ClearField(f)
+    same.ClearField("registration_dossier")
+    single.ClearField("registration_dossier")
+    assert same == single
+    # a unit named twice, or an empty list, is a bad request: nothing is written
+    assert await failure(stack.assessment.RegisterCases(pb.RegisterCasesRequest(
+        registrations=[registration(small, "a"), registration(small, "b")]))) == (
+        grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    assert await failure(stack.assessment.RegisterCases(pb.RegisterCasesRequest())) == (
+        grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+
+    for case in (first, second):
+        await stack.assessment.RecordSelfAssessment(pb.RecordSelfAssessmentRequest(
+            case_id=case.case_id, results=results(RULES, UnitType.KHU_DAN_CU), effective_date="2026-10-01",
+            actor=OPERATOR))
+        await stack.assessment.SubmitCase(pb.SubmitCaseRequest(
+            case_id=case.case_id, dossier=[evidence("REC-REQUEST", case.unit_code)], effective_date="2026-10-05",
+            actor=OPERATOR))
+    session = await stack.assessment.AppraiseCases(pb.AppraiseCasesRequest(appraisals=[
+        pb.CaseAppraisal(case_id=first.case_id, effective_date="2026-10-20"),
+        pb.CaseAppraisal(case_id=second.case_id, return_reason="Thiếu biên bản họp", effective_date="2026-10-20"),
+        pb.CaseAppraisal(case_id=registered_only, effective_date="2026-10-20")], actor=OPERATOR))
+    assert [r.case.state or r.error.reason for r in session.results] == [
+        "da_tham_dinh", "tu_danh_gia", "STEP_OUT_OF_ORDER"]
+    assert session.results[1].case.return_reason == "Thiếu biên bản họp"
+    assert await failure(stack.assessment.AppraiseCases(pb.AppraiseCasesRequest(appraisals=[
+        pb.CaseAppraisal(case_id=first.case_id), pb.CaseAppraisal(case_id=first.case_id)]))) == (
+        grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    # each case records the events the single commands record
+    history = [e.event_type for e in (await stack.assessment.GetHistory(
+        pb.GetHistoryRequest(aggregate_id=first.case_id))).events]
+    assert history == ["CaseRegistered", "SelfAssessmentRecorded", "CaseSubmitted", "CaseAppraised"]
+    returned = [e.event_type for e in (await stack.assessment.GetHistory(
+        pb.GetHistoryRequest(aggregate_id=second.case_id))).events]
+    assert returned[-1] == "CaseReturnedForCompletion"

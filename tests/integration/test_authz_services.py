@@ -407,6 +407,11 @@ TABLE: list[Row] = [
     Row(A, "SubmitCase", UNIT_SELF_WRITE, submission, self_assessed, consumes=True),
     Row(A, "AppraiseCase", UNIT_WRITE, appraisal, submitted, consumes=True),
     Row(A, "DecideCases", UNIT_WRITE, decide, appraised, consumes=True),
+    Row(A, "RegisterCases", UNIT_SELF_WRITE, lambda w, t: ass_pb.RegisterCasesRequest(registrations=[
+        ass_pb.CaseRegistration(unit_id=t.unit_id, year=YEAR, dossier=[doc("REG-FORM", t.unit_code)],
+                                effective_date=f"{YEAR}-01-15")]), a_unit, consumes=True),
+    Row(A, "AppraiseCases", UNIT_WRITE, lambda w, t: ass_pb.AppraiseCasesRequest(appraisals=[
+        ass_pb.CaseAppraisal(case_id=t.case_id, effective_date=f"{YEAR}-10-20")]), submitted, consumes=True),
     Row(A, "RevokeRecognition", UNIT_WRITE, lambda w, t: ass_pb.RevokeRecognitionRequest(
         case_id=t.case_id, decision=decision(f"{next(w.seq)}/QĐ-UBND", f"{YEAR}-11-21"), reason="Che giấu vụ việc",
         effective_date=f"{YEAR}-11-21"), recognised, consumes=True),

@@ -93,7 +93,8 @@ QUERIES = [(name, m) for name, (d, servicer, _) in SERVICES.items() for m in d.m
 def test_the_command_list_covers_every_writing_method() -> None:
     names = {f"{s}.{m.name}" for s, m in COMMANDS}
     assert {"registry.RegisterUnit", "registry.ImportUnits", "registry.ImportAreas", "registry.MergeAreas",
-            "assessment.RegisterCase", "assessment.DecideCases", "notifications.RunScan"} <= names
+            "assessment.RegisterCase", "assessment.DecideCases", "assessment.RegisterCases",
+            "assessment.AppraiseCases", "notifications.RunScan"} <= names
     assert not names & {f"{s}.{m.name}" for s, m in QUERIES}
     assert len(COMMANDS) + len(QUERIES) == sum(len(d.methods) for d, _, _ in SERVICES.values())
 

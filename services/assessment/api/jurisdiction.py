@@ -36,11 +36,23 @@ def decided_cases(request: Any) -> list[Target]:
     return [Target(unit_ref=AGGREGATE + item.case_id) for item in request.cases] or [Target()]
 
 
+def registered_units(request: Any) -> list[Target]:
+    """Every unit of a list of registrations must be within reach, as for RegisterCase."""
+    return [Target(unit_ref=r.unit_id) for r in request.registrations] or [Target()]
+
+
+def appraised_cases(request: Any) -> list[Target]:
+    """Every case of an appraisal session must be within reach, as for AppraiseCase."""
+    return [Target(unit_ref=AGGREGATE + a.case_id) for a in request.appraisals] or [Target()]
+
+
 UNIT = fields(unit="unit_id")
 UNIT_SELF_WRITE: Permission = permission(write=True, target=UNIT, unit_self=True)
 CASE_SELF_WRITE: Permission = permission(write=True, target=aggregate("case_id"), unit_self=True)
 CASE_WRITE: Permission = permission(write=True, target=aggregate("case_id"))
 DECIDE_CASES: Permission = permission(write=True, target=decided_cases)
+REGISTER_CASES: Permission = permission(write=True, target=registered_units, unit_self=True)
+APPRAISE_CASES: Permission = permission(write=True, target=appraised_cases)
 UNIT_WRITE: Permission = permission(write=True, target=UNIT)
 CLASSIFICATION_WRITE: Permission = permission(write=True, target=aggregate("classification_id"))
 DESIGNATION_WRITE: Permission = permission(write=True, target=aggregate("designation_id"))
@@ -90,6 +102,7 @@ class ReplicaResolver:
 
     def _aggregate(self, aggregate_id: str) -> Any:
         try:
-            return self.app.repository.get(UUID(aggregate_id))
+            # a cached case is enough: only its unit and place are read, and they never change
+            return self.app.cases.peek(UUID(aggregate_id)) or self.app.repository.get(UUID(aggregate_id))
         except Exception:  # malformed or unknown id: the check denies (existence does not leak)
             return None

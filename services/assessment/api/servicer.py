@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import grpc
@@ -14,14 +14,14 @@ from antt.assessment.v1 import assessment_service_pb2 as pb
 from antt.assessment.v1 import assessment_service_pb2_grpc as pb_grpc
 from antt.auth.authz import requires
 from antt.contracts.meta import actor_pb
-from antt.errors import InvalidArgumentError, NotFoundError, parse_enum
+from antt.errors import DomainError, InvalidArgumentError, NotFoundError, parse_enum
 from antt.grpcx.auth import request_actor
 from antt.grpcx.errors import map_domain_errors
 from antt.grpcx.paging import decode_page_index, encode_page_token, page_size
 from services.assessment import case_queries
 from services.assessment.api import converters as cv
 from services.assessment.api import jurisdiction as j
-from services.assessment.application import Assessments
+from services.assessment.application import Appraisal, Assessments, Registration
 from services.assessment.domain.assessment_case import AssessmentCase
 from services.assessment.domain.classification import Classification
 from services.assessment.domain.errors import CaseNotFoundError
@@ -32,6 +32,23 @@ from services.assessment.rules.types import UnitType
 
 T = TypeVar("T")
 
+
+
+def _require_items(items: list[Any], field: str) -> None:
+    if not items:
+        raise InvalidArgumentError("Danh sách rỗng", "the list is empty", field=field)
+
+
+def _case_results(results: Iterable[AssessmentCase | DomainError]) -> pb.CaseResults:
+    """One CaseResult per item: the case as the single command answers it, or the error it would raise."""
+    reply = pb.CaseResults()
+    for r in results:
+        if isinstance(r, DomainError):
+            reply.results.add(error=pb.ItemError(code=r.kind.value, reason=r.reason, message_vi=r.message_vi,
+                                                 message_en=r.message_en, field=r.field))
+        else:
+            reply.results.add(case=cv.case_to_pb(r))
+    return reply
 
 
 class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
@@ -137,6 +154,52 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
         decision = cv.decision_from_pb(request.decision)
         cases = await self._run(self.app.decide_many, outcomes, decision, request_actor(request), digests)
         return pb.DecideCasesResponse(cases=[cv.case_to_pb(c) for c in cases])
+
+    @requires(j.REGISTER_CASES)
+    @map_domain_errors
+    async def RegisterCases(self, request: pb.RegisterCasesRequest, context: grpc.aio.ServicerContext
+                            ) -> pb.CaseResults:
+        items: list[Registration | DomainError] = []
+        seen: set[tuple[str, int]] = set()
+        for n, r in enumerate(request.registrations):
+            if (r.unit_id, r.year) in seen:
+                raise InvalidArgumentError(f"Đơn vị {r.unit_id} được đăng ký hai lần cho năm {r.year}",
+                                           f"unit {r.unit_id} is registered twice for {r.year}",
+                                           field="registrations")
+            seen.add((r.unit_id, r.year))
+            try:
+                items.append(Registration(cv.parse_uuid(r.unit_id, f"registrations[{n}].unit_id"),
+                                          cv.parse_year(r.year, f"registrations[{n}].year"),
+                                          cv.evidence_from_pb(r.dossier),
+                                          cv.parse_date(r.effective_date, f"registrations[{n}].effective_date")))
+            except DomainError as refused:
+                items.append(refused)
+        _require_items(items, "registrations")
+        valid = [i for i in items if isinstance(i, Registration)]
+        done = iter(await self._run(self.app.register_cases, valid, request_actor(request)))
+        return _case_results(next(done) if isinstance(i, Registration) else i for i in items)
+
+    @requires(j.APPRAISE_CASES)
+    @map_domain_errors
+    async def AppraiseCases(self, request: pb.AppraiseCasesRequest, context: grpc.aio.ServicerContext
+                            ) -> pb.CaseResults:
+        items: list[Appraisal | DomainError] = []
+        seen: set[str] = set()
+        for n, a in enumerate(request.appraisals):
+            if a.case_id in seen:
+                raise InvalidArgumentError(f"Hồ sơ {a.case_id} được nêu hai lần", f"case {a.case_id} is named twice",
+                                           field="appraisals")
+            seen.add(a.case_id)
+            try:
+                items.append(Appraisal(cv.parse_uuid(a.case_id, f"appraisals[{n}].case_id"),
+                                       tuple(cv.findings_from_pb(a.findings)), a.return_reason,
+                                       cv.parse_date(a.effective_date, f"appraisals[{n}].effective_date")))
+            except DomainError as refused:
+                items.append(refused)
+        _require_items(items, "appraisals")
+        valid = [i for i in items if isinstance(i, Appraisal)]
+        done = iter(await self._run(self.app.appraise_cases, valid, request_actor(request)))
+        return _case_results(next(done) if isinstance(i, Appraisal) else i for i in items)
 
     @requires(j.CASE_WRITE)
     @map_domain_errors

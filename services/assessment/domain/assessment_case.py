@@ -27,6 +27,7 @@ from services.assessment.domain.values import (
 from services.assessment.rules.model import RuleSet
 from services.assessment.rules.types import Tier, UnitType
 
+DIGEST_MEMO = "_assessment_digest_memo"  # not state: a cache of assessment_digest() on the aggregate
 CASE_NAMESPACE = uuid.UUID("0c7f3a52-9d41-5e8b-8f3e-2b6a1d4c2026")
 
 
@@ -101,8 +102,17 @@ class AssessmentCase(ChainedAggregate):
 
     def assessment_digest(self) -> str:
         """SHA-256 of the assessment as it now stands (results, documents, findings)."""
-        body = canonical({"results": self.results, "documents": self.documents, "findings": self.findings})
-        return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        # Remembered until an event changes results, documents or findings (each such handler forgets it):
+        # a decision and its reply would otherwise compute it twice over the same assessment.
+        known: str | None = self.__dict__.get(DIGEST_MEMO)
+        if known is None:
+            body = canonical({"results": self.results, "documents": self.documents, "findings": self.findings})
+            known = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+            self.__dict__[DIGEST_MEMO] = known
+        return known
+
+    def _assessment_changed(self) -> None:
+        self.__dict__.pop(DIGEST_MEMO, None)
 
     # -- self-assessment, submission, appraisal -------------------------------------------------
     def record_self_assessment(self, results: Sequence[CriterionResult], rules: RuleSet, actor: Actor,
@@ -122,6 +132,7 @@ class AssessmentCase(ChainedAggregate):
     @event("SelfAssessmentRecorded")
     def _self_assessed(self, results: tuple[CriterionResult, ...], documents: tuple[EvidenceRef, ...],
                        actor: Actor, effective_date: date) -> None:
+        self._assessment_changed()
         self.results.update({r.criterion_id: r for r in results})
         self.documents = (*self.documents, *documents)
         self.state = CaseState.TU_DANH_GIA
@@ -140,6 +151,7 @@ class AssessmentCase(ChainedAggregate):
 
     @event("Submitted")
     def _submitted(self, dossier: tuple[EvidenceRef, ...], actor: Actor, effective_date: date) -> None:
+        self._assessment_changed()
         self.documents = (*self.documents, *dossier)
         self.state = CaseState.DA_NOP
         self.last_effective_date = effective_date
@@ -159,12 +171,14 @@ class AssessmentCase(ChainedAggregate):
 
     @event("Appraised")
     def _appraised(self, findings: tuple[Finding, ...], actor: Actor, effective_date: date) -> None:
+        self._assessment_changed()
         self.findings.update({f.criterion_id: f for f in findings})
         self.state = CaseState.DA_THAM_DINH
         self.last_effective_date = effective_date
 
     @event("ReturnedForCompletion")
     def _returned(self, findings: tuple[Finding, ...], reason: str, actor: Actor, effective_date: date) -> None:
+        self._assessment_changed()
         self.findings.update({f.criterion_id: f for f in findings})
         self.return_reason = reason
         self.state = CaseState.TU_DANH_GIA

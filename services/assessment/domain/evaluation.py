@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from types import MappingProxyType
 
 from services.assessment.domain.errors import InvalidAssessmentError, WrongAuthorityError
 from services.assessment.domain.values import (
@@ -39,7 +40,7 @@ def validate_result(rules: RuleSet, unit: UnitFacts, result: CriterionResult | F
     criterion = criteria_by_id(rules, unit).get(cid)
     if criterion is None:
         raise _bad(cid, "không thuộc bộ tiêu chí của loại đơn vị này", "is not a criterion of this unit type")
-    if cid not in declarable(rules, unit):
+    if cid not in _criteria(rules, unit)[1]:
         raise _bad(cid, "do hệ thống tính, không khai", "is computed by the service, not declared")
     if result.not_applicable:
         if not criterion.conditional:
@@ -67,16 +68,32 @@ def is_exception(criterion: Criterion, source: CriterionResult | Finding) -> boo
     return isinstance(source, Finding) and source.met is True and criterion.force_majeure_exempt
 
 
-def criteria_by_id(rules: RuleSet, unit: UnitFacts) -> dict[str, Criterion]:
-    """The unit's mandatory criteria (with provincial extras), by id."""
-    return {c.id: c for c in rules.criteria_for(unit.unit_type, unit.province_code)}
+# (id of the rule set, unit type, province) -> (the rule set, its criteria by id, the declarable ids).
+# Rule sets are immutable once loaded, and every result of every command is checked against them,
+# so this is worked out once per rule set, type and province instead of twice per result.
+_CRITERIA: dict[tuple[int, UnitType, str], tuple[RuleSet, Mapping[str, Criterion], tuple[str, ...]]] = {}
+
+
+def _criteria(rules: RuleSet, unit: UnitFacts) -> tuple[Mapping[str, Criterion], tuple[str, ...]]:
+    key = (id(rules), unit.unit_type, unit.province_code)
+    known = _CRITERIA.get(key)
+    if known is None or known[0] is not rules:  # the rule set held keeps its id from being reused
+        by_id = {c.id: c for c in rules.criteria_for(unit.unit_type, unit.province_code)}
+        ids = tuple(c.id for c in by_id.values()
+                    if not c.computed and not (c.derived_from and all(d in by_id for d in c.derived_from)))
+        known = (rules, MappingProxyType(by_id), ids)
+        _CRITERIA[key] = known
+    return known[1], known[2]
+
+
+def criteria_by_id(rules: RuleSet, unit: UnitFacts) -> Mapping[str, Criterion]:
+    """The unit's mandatory criteria (with provincial extras), by id (read only)."""
+    return _criteria(rules, unit)[0]
 
 
 def declarable(rules: RuleSet, unit: UnitFacts) -> list[str]:
     """Ids of the criteria the unit itself must declare (not computed, not derived)."""
-    criteria = criteria_by_id(rules, unit)
-    return [c.id for c in criteria.values()
-            if not c.computed and not (c.derived_from and all(d in criteria for d in c.derived_from))]
+    return list(_criteria(rules, unit)[1])
 
 
 def _judge(criterion: Criterion, source: CriterionResult | Finding, basis: Basis) -> CriterionEvaluation:

@@ -170,3 +170,52 @@ def test_target_fields_must_exist_on_the_request() -> None:
     assert (target.province_code, target.commune_code, target.unit_ref) == ("31", "11948", "u")
     with pytest.raises(LookupError):
         fields(province="province")(request)
+
+
+def test_cached_verification_answers_as_verify_until_expiry_or_key_removal(ring: Keyring, tmp_path: Path) -> None:
+    from antt.auth.tokens import LEEWAY_SECONDS, VerifiedTokens
+
+    cache = VerifiedTokens(ring)
+    # a token whose last valid second (exp + leeway) is one second from now
+    token = issue(ring, "user:a", "ministry_operator", "bo", ttl_seconds=60, now=time.time() - 59 - LEEWAY_SECONDS)
+    assert cache.verify(token) == verify(ring, token)
+    calls = []
+    real = jwt.decode
+    try:
+        jwt.decode = lambda *a, **k: calls.append(1) or real(*a, **k)  # type: ignore[assignment]
+        assert cache.verify(token) == verify(ring, token) and len(calls) == 1  # the cache skipped one decode
+    finally:
+        jwt.decode = real  # type: ignore[assignment]
+    time.sleep(2.1)  # refused once expired, cached or not, with verify's reason
+    for check in (cache.verify, lambda t: verify(ring, t)):
+        with pytest.raises(TokenError) as exc:
+            check(token)
+        assert exc.value.reason == "AUTH_TOKEN_EXPIRED"
+    # a key removed from (or replaced in) the keyring revokes its cached tokens at once
+    fresh = issue(ring, "user:b", "ministry_operator", "bo")
+    assert cache.verify(fresh).subject == "user:b"
+    removed = ring.public.pop("dev-1")
+    try:
+        with pytest.raises(TokenError) as exc:
+            cache.verify(fresh)
+        assert exc.value.reason == "AUTH_KEY_UNKNOWN"
+        ring.public["dev-1"] = keys.Ed25519PrivateKey.generate().public_key()  # same kid, another key
+        with pytest.raises(TokenError) as exc:
+            cache.verify(fresh)
+        assert exc.value.reason == "AUTH_TOKEN_INVALID"
+    finally:
+        ring.public["dev-1"] = removed
+    assert cache.verify(fresh).subject == "user:b"
+    # bad tokens are never cached: each is refused as verify refuses it
+    for bad in ("", "x.y.z", fresh[:-4] + "AAAA"):
+        with pytest.raises(TokenError):
+            cache.verify(bad)
+
+
+def test_cached_verification_is_bounded(ring: Keyring) -> None:
+    from antt.auth.tokens import VerifiedTokens
+
+    cache = VerifiedTokens(ring, maxsize=3)
+    tokens = [issue(ring, f"user:{i}", "ministry_operator", "bo") for i in range(5)]
+    assert [cache.verify(t).subject for t in tokens] == [f"user:{i}" for i in range(5)]
+    assert len(cache._cache) == 3
