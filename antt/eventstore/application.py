@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Transcoder, Transcoding
+from eventsourcing.persistence import StoredEvent, Transcoder, Transcoding
+from eventsourcing.sqlite import SQLiteDatastore
 
 from antt import metrics
 from antt.actor import Actor
@@ -16,6 +18,7 @@ from antt.eventstore.hashchain import ChainBreak, verify
 from antt.eventstore.persistence import eventsourcing_env
 
 PAGE = 1000
+IDS_PER_QUERY = 500  # ids per "which exist" query: well under SQLite's 32,766 bound parameters
 
 
 class ActorAsDict(Transcoding):
@@ -86,11 +89,47 @@ class ServiceApplication(Application):
         metrics.EVENTS_APPENDED.labels(self.service_name or self.name.lower()).inc(len(recordings))
         return recordings
 
-    def iter_notifications(self, after: int = 0) -> Iterator[Any]:
-        """Every stored notification after a position, in order, read page by page."""
+    def record(self, stored_events: Sequence[StoredEvent]) -> Sequence[int] | None:
+        """Insert events already encoded with this application's mapper, all in one transaction (bulk loads).
+
+        What `save` does without collecting and encoding them again: a caller that encodes events as
+        they are made keeps bytes rather than aggregates until it commits. A repeated (id, version)
+        raises IntegrityError and writes nothing.
+        """
+        ids = self.recorder.insert_events(stored_events)
+        metrics.EVENTS_APPENDED.labels(self.service_name or self.name.lower()).inc(len(stored_events))
+        return ids
+
+    def existing_ids(self, ids: Iterable[UUID]) -> set[UUID]:
+        """Which of these aggregate ids have events stored (one query per few hundred ids)."""
+        wanted = list(dict.fromkeys(ids))
+        found: set[UUID] = set()
+        recorder: Any = self.recorder
+        table = getattr(recorder, "events_table_name", None)
+        datastore = getattr(recorder, "datastore", None)
+        for i in range(0, len(wanted), IDS_PER_QUERY):
+            part = wanted[i:i + IDS_PER_QUERY]
+            if table is None or datastore is None:  # the in-memory recorder of tests
+                found.update(u for u in part if recorder.select_events(u, lte=1, limit=1))
+            elif isinstance(datastore, SQLiteDatastore):
+                marks = ",".join("?" * len(part))
+                with datastore.transaction(commit=False) as cursor:
+                    cursor.execute(f"SELECT DISTINCT originator_id FROM {table} WHERE originator_id IN ({marks})",
+                                   [u.hex for u in part])
+                    found.update(UUID(row[0]) for row in cursor.fetchall())
+            else:  # PostgreSQL: uuid column, one array parameter
+                with datastore.transaction(commit=False) as cursor:
+                    cursor.execute(f'SELECT DISTINCT originator_id FROM "{table}" WHERE originator_id = ANY(%s)',
+                                   [part])
+                    found.update(UUID(str(row["originator_id"])) for row in cursor.fetchall())
+        return found
+
+    def iter_notifications(self, after: int = 0, topics: Sequence[str] = ()) -> Iterator[Any]:
+        """Every stored notification after a position (only these topics, when given), in order, page by page."""
         position = after
         while True:
-            page = self.recorder.select_notifications(start=position, limit=PAGE, inclusive_of_start=False)
+            page = self.recorder.select_notifications(start=position, limit=PAGE, topics=topics,
+                                                      inclusive_of_start=False)
             if not page:
                 return
             yield from page

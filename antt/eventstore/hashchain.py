@@ -11,7 +11,7 @@ import dataclasses
 import enum
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,23 +24,45 @@ from eventsourcing.utils import get_topic
 GENESIS = ""
 
 
+def _canonical_dict(value: dict[Any, Any]) -> dict[str, Any]:
+    return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+
+
+def _handler(kind: type) -> Callable[[Any], Any]:
+    """How `canonical` treats values of this exact type (the same tests, in the same order, as isinstance)."""
+    if issubclass(kind, dict):
+        return _canonical_dict
+    if issubclass(kind, (list, tuple)):
+        return lambda value: [canonical(v) for v in value]
+    if issubclass(kind, (set, frozenset)):
+        return lambda value: sorted(canonical(v) for v in value)
+    if issubclass(kind, enum.Enum):
+        return lambda value: canonical(value.value)
+    if dataclasses.is_dataclass(kind) and not issubclass(kind, type):
+        names = tuple(f.name for f in dataclasses.fields(kind))
+        return lambda value: _canonical_dict({name: getattr(value, name) for name in names})
+    if issubclass(kind, (datetime, date)):
+        return lambda value: value.isoformat()
+    if issubclass(kind, (UUID, Decimal)):
+        return str
+    return _same
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+# One handler per exact type, found once: digests are computed for every event saved or verified.
+_HANDLERS: dict[type, Callable[[Any], Any]] = {str: _same, int: _same, float: _same, bool: _same,
+                                                 type(None): _same}
+
+
 def canonical(value: Any) -> Any:
     """A JSON-ready form that is the same before storing and after decoding."""
-    if isinstance(value, dict):
-        return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(value, (list, tuple)):
-        return [canonical(v) for v in value]
-    if isinstance(value, (set, frozenset)):
-        return sorted(canonical(v) for v in value)
-    if isinstance(value, enum.Enum):
-        return canonical(value.value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return canonical({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, (UUID, Decimal)):
-        return str(value)
-    return value
+    handler = _HANDLERS.get(type(value))
+    if handler is None:
+        handler = _HANDLERS[type(value)] = _handler(type(value))
+    return handler(value)
 
 
 def event_digest(event: Any) -> str:

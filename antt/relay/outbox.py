@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,8 @@ from antt.messaging.streams import stream_name
 from antt.messaging.tracking import metadata, relay_position
 
 log = logging.getLogger(__name__)
+SUBJECTS_KEPT = 50_000  # (type, province, commune) subjects remembered: every commune times a few types
+LAG_INTERVAL = 1.0  # seconds between two readings of the store's head while batches keep coming
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,9 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._js: Any = None  # one JetStream context: publish_async keeps its reply subscription there
         self._one_at_a_time = False  # after a broken pipeline that met duplicates (see run_once)
+        self._ce_types: dict[type, str] = {}
+        self._subjects: dict[tuple[str, str, str], str] = {}
+        self._lag_updated = float("-inf")
         create_tables(engine, metadata)
         self.position = self.load_position()
 
@@ -101,14 +107,23 @@ class OutboxRelay:
         published = self.to_message(event)
         if published is None:
             return None
-        ce_type = types.ce_type(self.service, published.payload)
+        payload_type = type(published.payload)
+        ce_type = self._ce_types.get(payload_type)
+        if ce_type is None:
+            ce_type = self._ce_types[payload_type] = types.ce_type(self.service, published.payload)
         env = envelope.new(
             self.service, notification.id, ce_type, time=event.timestamp.isoformat(),
             subject=str(event.originator_id), actor=event_actor(event).id,
             hash=event.__dict__.get("digest", ""), prev_hash=event.__dict__.get("prev_digest", ""),
         )
-        subject = subjects.for_event(self.service, types.event_name(ce_type),
-                                     published.province_code, published.commune_code)
+        # A subject depends only on the type and the area: checked and built once per combination.
+        key = (ce_type, published.province_code, published.commune_code)
+        subject = self._subjects.get(key)
+        if subject is None:
+            if len(self._subjects) >= SUBJECTS_KEPT:
+                self._subjects.clear()
+            subject = self._subjects[key] = subjects.for_event(self.service, types.event_name(ce_type),
+                                                               published.province_code, published.commune_code)
         return OutgoingMessage(subject, published.payload.SerializeToString(), envelope.headers_for(env))
 
     def jetstream(self) -> Any:
@@ -157,7 +172,9 @@ class OutboxRelay:
         await asyncio.to_thread(self.save_position, last)
         self.position = last
         metrics.RELAY_POSITION.labels(self.service).set(last)
-        await self._update_lag()
+        # While full batches keep coming, the lag is read at most once a second (one query fewer per batch).
+        if len(notifications) < self.batch or time.monotonic() - self._lag_updated >= LAG_INTERVAL:
+            await self._update_lag()
         return len(notifications)
 
     async def publish_pipelined(self, pending: list[tuple[int, OutgoingMessage | None]]) -> int:
@@ -204,6 +221,7 @@ class OutboxRelay:
         return acked
 
     async def _update_lag(self) -> None:
+        self._lag_updated = time.monotonic()
         latest = await asyncio.to_thread(self.app.recorder.max_notification_id) or 0
         metrics.RELAY_LAG.labels(self.service).set(max(0, latest - self.position))
 

@@ -6,6 +6,7 @@ that event's version, so every subject names its province and commune.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from antt.contracts.meta import event_meta
@@ -23,6 +24,12 @@ def eligibility_pb(unit_type: Any, facts: EligibilityFacts, closed: bool = False
     e = eligibility.assess(unit_type, facts, closed)
     return pb.Eligibility(eligible=e.eligible, reason_code=e.reason_code, explanation_vi=e.explanation_vi,
                           explanation_en=e.explanation_en)
+
+
+# A pure function of a few hashable values that the relay asks for once per unit event: the answers
+# for the handful of (type, facts) combinations an import repeats are computed once. Callers only
+# read the message (a payload field assignment copies it).
+_eligibility_pb_cached = functools.lru_cache(maxsize=4096)(eligibility_pb)
 
 
 class RegistryPublisher:
@@ -69,7 +76,7 @@ class RegistryPublisher:
             payload = pb.UnitRegistered(
                 meta=meta, unit_id=uid, code=event.code, name=event.name, unit_type=event.unit_type.value,
                 province_code=event.province_code, commune_code=event.commune_code,
-                eligibility=eligibility_pb(event.unit_type, EligibilityFacts()))
+                eligibility=_eligibility_pb_cached(event.unit_type, EligibilityFacts()))
             return Published(payload, event.province_code, event.commune_code)
         unit = self._at(event)
         province, commune = unit.locations[-1].province_code, unit.locations[-1].commune_code
@@ -81,7 +88,7 @@ class RegistryPublisher:
                 size_class=facts.size_class.value if facts.size_class else "",
                 size_declared_on=facts.size_declared_on.isoformat() if facts.size_declared_on else "",
                 school_levels=sorted(level.value for level in facts.school_levels),
-                eligibility=eligibility_pb(unit.unit_type, facts))
+                eligibility=_eligibility_pb_cached(unit.unit_type, facts))
         elif isinstance(event, Unit.Updated):
             payload = pb.UnitUpdated(
                 meta=meta, unit_id=uid, code=unit.code, name=unit.name, managing_authority=unit.managing_authority,

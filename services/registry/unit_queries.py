@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -80,21 +82,25 @@ class UnitQueries:
             if unit_type else None
         histories = self.catalog.histories()
         views: list[UnitView] = []
-        for unit in self.catalog.units():
-            if unit.code <= after_code or (kind is not None and unit.unit_type is not kind):
+        units = self.catalog.units()
+        # Summaries are ordered by code: start at the page token instead of walking every unit before it.
+        start = bisect.bisect_right(units, after_code, key=lambda u: u.code) if after_code else 0
+        for summary in itertools.islice(units, start, None):
+            if kind is not None and summary.unit_type is not kind:
                 continue
-            closed = unit.is_closed_on(on)
-            if (status == "open" and closed) or (status == "closed" and not closed) or on < unit.effective_date:
+            closed = summary.is_closed_on(on)
+            if (status == "open" and closed) or (status == "closed" and not closed) or on < summary.effective_date:
                 continue
-            place = place_unit(unit, histories, on if not closed else _last_open_day(unit))
+            place = place_unit(summary, histories, on if not closed else _last_open_day(summary))  # type: ignore[arg-type]
             if place is None or (province_code and place.province_code != province_code):
                 continue
             if commune_code and place.commune_code != commune_code:
                 continue
-            verdict = eligibility_of(unit, on)
+            verdict = eligibility_of(summary, on)  # type: ignore[arg-type]
             if eligible is not None and verdict.eligible is not eligible:
                 continue
-            views.append(UnitView(unit, place, verdict))
+            # Only the units of the page are read whole (names, contacts), as they stand now.
+            views.append(UnitView(self.get_unit(summary.id), place, verdict))
             if len(views) >= limit:
                 break
         return views

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -29,6 +30,8 @@ REQUIRED = ("code", "name", "unit_type", "commune_code")
 CODE_WIDTHS = {"province_code": 2, "commune_code": 5, "tax_code": 10}
 
 
+# A pure function of short cell texts that an import repeats on every row (unit types, yes/no, sizes).
+@functools.lru_cache(maxsize=4096)
 def slug(text: str) -> str:
     """Lower case, no diacritics (đ -> d), words joined by "_": "Mã xã/phường" -> "ma_xa_phuong"."""
     decomposed = unicodedata.normalize("NFD", text.strip().casefold().replace("đ", "d"))

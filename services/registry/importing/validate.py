@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable
 from datetime import date
 
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
 from antt.actor import Actor
 from antt.contracts.vocabulary import UnitType
 from antt.errors import DomainError
@@ -68,16 +70,20 @@ def parse_facts(values: dict[str, str]) -> EligibilityFacts | None:
 
 
 class UnitImport:
-    """One import: rows are checked as they arrive; commit() saves every unit atomically, or nothing."""
+    """One import: rows are checked as they arrive; commit() saves every unit atomically, or nothing.
+
+    A good row's events are encoded for storage as soon as it is checked, and its Unit dropped: a
+    national import keeps bytes, not hundreds of thousands of aggregates, until it commits.
+    """
 
     def __init__(self, app: Registry, actor: Actor, columns: dict[str, str] | None = None) -> None:
         self.app = app
         self.actor = actor
         self.columns = dict(columns or {})
         self.histories = app.catalog.histories()
-        self.existing = {u.code for u in app.catalog.units()}
         self.seen: dict[str, int] = {}
-        self.units: list[Unit] = []
+        self.stored: list[StoredEvent] = []
+        self.accepted = 0
         self.problems: list[RowProblem] = []
         self.checked = 0
 
@@ -88,12 +94,19 @@ class UnitImport:
 
     def check(self, rows: Iterable[RawRow]) -> None:
         """Check rows; a bad row is recorded (first problem found), a good one is kept for commit."""
+        built: list[tuple[RawRow, Unit | DomainError]] = []
         for row in rows:
-            self.checked += 1
             try:
-                unit = self._unit(row)
+                built.append((row, self._unit(row)))
             except DomainError as error:
-                self._problem(row, error)
+                built.append((row, error))
+        # Codes already registered: one query per few hundred rows rather than every code in memory.
+        existing = self.app.existing_ids(u.id for _, u in built if isinstance(u, Unit))
+        encode = self.app.mapper.to_stored_event
+        for row, unit in built:
+            self.checked += 1
+            if not isinstance(unit, Unit):
+                self._problem(row, unit)
                 continue
             if unit.code in self.seen:
                 self._problem(row, InvalidUnitFieldError(
@@ -102,10 +115,11 @@ class UnitImport:
                     reason="DUPLICATE_CODE_IN_FILE"))
                 continue
             self.seen[unit.code] = row.row_number
-            if unit.code in self.existing:
+            if unit.id in existing:
                 self._problem(row, UnitAlreadyRegisteredError(unit.code))
                 continue
-            self.units.append(unit)
+            self.stored.extend(encode(e) for e in unit.collect_events())
+            self.accepted += 1
 
     def _unit(self, row: RawRow) -> Unit:
         v = row.values
@@ -142,6 +156,9 @@ class UnitImport:
             raise ImportFileError(f"Có {len(self.problems)} dòng lỗi; không ghi gì",
                                   f"{len(self.problems)} bad rows; nothing written", field="file",
                                   reason="IMPORT_HAS_BAD_ROWS")
-        if self.units:
-            self.app.save_new(*self.units)
-        return len(self.units)
+        if self.stored:
+            try:
+                self.app.record(self.stored)
+            except IntegrityError:  # registered by another command since the check
+                raise UnitAlreadyRegisteredError(", ".join(list(self.seen)[:5])) from None
+        return self.accepted

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
 from datetime import date
 from pathlib import Path
 
@@ -12,7 +14,8 @@ from antt.errors import ErrorKind
 from antt.events.v1 import registry_pb2 as pb
 from services.registry.application import Registry
 from services.registry.domain.details import parse_household_cell
-from services.registry.domain.unit import Unit
+from services.registry.domain.errors import InvalidUnitFieldError
+from services.registry.domain.unit import Unit, clean_text
 from services.registry.importing.columns import field_for
 from services.registry.importing.reader import RawRow, read_file
 from services.registry.importing.validate import UnitImport
@@ -160,7 +163,7 @@ def test_import_dry_run_reports_bad_details_per_row_and_column_then_a_good_file_
                 RawRow(3, {"code": "D-2", "name": "Công ty 2", "unit_type": "Doanh nghiệp", "commune_code": "11948",
                            "tax_code": "0101234567-002"})])
     assert good.problems == [] and good.commit() == 2
-    units = {u.code: u for u in app.catalog.units()}
+    units = {code: app.get_unit_by_code(code) for code in ("K-1", "D-2")}
     assert units["K-1"].household_count == 1234 and units["D-2"].tax_code == "0101234567-002"
 
 
@@ -181,3 +184,14 @@ def test_details_survive_a_reopened_store(database_urls: dict[str, str]) -> None
         assert again.verify_chains() == []
     finally:
         again.close()
+
+
+def test_text_with_any_control_character_is_refused_and_any_other_character_kept() -> None:
+    # Exhaustive over Unicode: exactly the characters of category Cc are refused (one regex, not a lookup per character).
+    refused = []
+    for point in range(sys.maxunicode + 1):
+        try:
+            clean_text(f"a{chr(point)}b", "name", "Tên", 10)
+        except InvalidUnitFieldError:
+            refused.append(point)
+    assert refused == [p for p in range(sys.maxunicode + 1) if unicodedata.category(chr(p)) == "Cc"]
