@@ -3,8 +3,9 @@
 The stack starts notifications with its scheduler clock at D-7 of the 31/03 deadlines of the
 bench's year (`stack.REMINDER_CLOCK`), after its own first scan and before the units arrive, so
 every registered unit owes a D-7 registration reminder when this stage runs. The units have no
-e-mail or webhook, so each reminder is claimed and recorded sent as an event (the NATS channel):
-the scan's own cost, without an SMTP server's.
+e-mail or webhook, so the reminders are event-only (the NATS channel): claimed in bulk and recorded
+as one stored chunk event per commune (published as RemindersSent), the scan's own cost without an
+SMTP server's.
 """
 
 from __future__ import annotations

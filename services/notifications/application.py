@@ -8,6 +8,10 @@ of two workers only one can hand a message over.
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,12 +20,12 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from sqlalchemy.engine import Engine
 
-from antt.eventstore.persistence import create_tables
+from antt.eventstore.persistence import create_tables, write_transaction
 from antt.eventstore.application import ServiceApplication
 from antt.messaging.tracking import metadata as tracking_metadata
 from services.notifications import projections
 from services.notifications.domain.errors import DeliveryAlreadySettledError
-from services.notifications.domain.ledger import ReminderDelivery, delivery_id
+from services.notifications.domain.ledger import DeliveryStatus, NoticeChunk, ReminderDelivery, delivery_id
 
 ledger_metadata = sa.MetaData()
 
@@ -46,6 +50,29 @@ deliveries = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
 )
 
+# Event-only notices claimed (their listing rows inserted) whose NoticeChunk events are not stored yet:
+# written in the claim's transaction, deleted once the events are stored. A scan first stores what a
+# crashed one left here, so a claimed notice is published once and never lost.
+pending_chunks = sa.Table(
+    "notifications_pending_chunks", ledger_metadata,
+    sa.Column("batch_id", sa.String(36), primary_key=True),
+    sa.Column("chunks", sa.Text, nullable=False),  # JSON list of NoticeChunk arguments
+)
+BULK_NOTICES = 5000  # event-only notices claimed per transaction by claim_notices
+CLAIM_ATTEMPTS = 5  # a bulk claim that met a key inserted concurrently (PostgreSQL) looks again
+CHUNK_NOTICES = 500  # notices per NoticeChunk (≈ 200 KiB published: far under NATS's 1 MiB max_payload)
+
+
+@dataclass(slots=True)  # not frozen: one is made per notice, and a frozen init costs more
+class BulkNotice:
+    """One event-only notice to claim in bulk: its key, listing facts and its group's shared facts."""
+
+    key: str
+    unit_id: str
+    recipient: str
+    province_code: str
+    commune_code: str
+    group: tuple[str, str, str]  # (notice, offset, obligation facts as canonical JSON) shared by the group
 
 
 class Notifications(ServiceApplication):
@@ -75,7 +102,14 @@ class Notifications(ServiceApplication):
         except IntegrityError:
             self.refresh_row(key)
             return None
-        self.write_row(delivery)
+        if not self.insert_row(delivery):
+            # The key's row exists: healed from this very claim by a worker whose claim collided (ours
+            # then), or claimed meanwhile in bulk by another worker and sent as an event (not ours).
+            with self._engine().connect() as conn:
+                row = conn.execute(sa.select(deliveries.c.status, deliveries.c.claimed_by).where(
+                    deliveries.c.key == key)).first()
+            if row is None or (row[0], row[1]) != (delivery.status.value, by):
+                return None
         return delivery
 
     def get_delivery(self, key: str) -> ReminderDelivery | None:
@@ -158,6 +192,93 @@ class Notifications(ServiceApplication):
             out.extend(made)
         return out
 
+    def claim_notices(self, notices: Sequence[BulkNotice], by: str, at: datetime, channel: str = "nats",
+                      batch: int = BULK_NOTICES) -> list[str]:
+        """Claim event-only notices and record them sent: the keys claimed now (not claimed before, by anyone).
+
+        One transaction inserts the listing rows of the keys not claimed yet (the primary key decides)
+        and the pending chunks that list them; then the chunks are stored as NoticeChunk events (what
+        the relay publishes) and the pending record is deleted. A crash in between leaves the record,
+        which `store_pending` turns into the same events (same ids) later: once, never lost.
+        """
+        claimed: list[str] = []
+        stored: list[str] = []  # batches whose events are stored: their records go in the next transaction
+        for first in range(0, len(notices), batch):
+            part = notices[first:first + batch]
+            for attempt in range(CLAIM_ATTEMPTS):
+                try:
+                    batch_id, chunks, new = self._claim_batch(part, by, at, channel, stored)
+                    break
+                except sa.exc.IntegrityError:
+                    # PostgreSQL: another worker inserted one of these keys after we looked; look again.
+                    if attempt == CLAIM_ATTEMPTS - 1:
+                        raise
+            stored = []
+            if not new:
+                continue
+            self._store_chunks(chunks)
+            stored.append(batch_id)
+            claimed.extend(n.key for n in part if n.key in new)
+        if stored:
+            with write_transaction(self._engine()) as conn:
+                _forget(conn, stored)
+        return claimed
+
+    def _claim_batch(self, part: Sequence[BulkNotice], by: str, at: datetime, channel: str,
+                     stored: list[str]) -> tuple[str, list[dict[str, Any]], set[str]]:
+        """One transaction: the listing rows of the keys not claimed yet, and the pending record of their chunks
+        (and the deletion of the records of `stored` batches: one commit fewer per batch)."""
+        batch_id = str(uuid.uuid4())
+        with write_transaction(self._engine()) as conn:
+            _forget(conn, stored)
+            known = existing_keys(conn, [n.key for n in part])
+            fresh = [n for n in part if n.key not in known]
+            if not fresh:
+                return batch_id, [], set()
+            # The driver's executemany with values converted once: SQLAlchemy's per-row parameter
+            # processing cost more than the insert itself.
+            process = deliveries.c.claimed_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+            when = process(at) if process is not None else at
+            status = DeliveryStatus.SENT.value
+            conn.exec_driver_sql(_insert_sql(conn), [
+                (n.key, status, channel, n.recipient, "", n.unit_id, n.province_code, n.commune_code, 0, "", by,
+                 when, when, when) for n in fresh])
+            chunks = _chunks(batch_id, fresh, at, channel)
+            conn.execute(pending_chunks.insert().values(batch_id=batch_id, chunks=json.dumps(chunks)))
+        return batch_id, chunks, {n.key for n in fresh}
+
+    def store_pending(self) -> int:
+        """Store the chunks of claims whose events a crash left unstored; how many batches."""
+        with self._engine().connect() as conn:
+            pending = [(r[0], json.loads(r[1])) for r in conn.execute(
+                sa.select(pending_chunks.c.batch_id, pending_chunks.c.chunks).order_by(pending_chunks.c.batch_id))]
+        for batch_id, chunks in pending:
+            self._store_chunks(chunks)
+            with write_transaction(self._engine()) as conn:
+                _forget(conn, [batch_id])
+        return len(pending)
+
+    def _store_chunks(self, chunks: list[dict[str, Any]]) -> None:
+        made = [NoticeChunk(chunk_id=c["chunk_id"], sent_at=datetime.fromisoformat(c["sent_at"]),
+                            channel=c["channel"], province_code=c["province_code"], commune_code=c["commune_code"],
+                            groups=c["groups"]) for c in chunks]
+        try:
+            self.save(*made)
+        except IntegrityError:
+            pass  # stored before the crash that left the record: the ids collide, nothing is stored twice
+
+    def _engine(self) -> Engine:
+        if self.engine is None:
+            raise RuntimeError("notifications needs its SQL engine for the listing table")
+        return self.engine
+
+    def insert_row(self, d: ReminderDelivery) -> bool:
+        """Insert the listing row of a new delivery; False when the key has a row already."""
+        if self.engine is None:
+            return True
+        with write_transaction(self.engine) as conn:
+            return bool(conn.execute(_insert_new(conn), [{"key": d.key, **_row_values(d)}]).rowcount)
+
     def write_row(self, d: ReminderDelivery) -> None:
         """Upsert the listing row of a delivery (after each saved change)."""
         self.write_rows([d])
@@ -197,6 +318,60 @@ class Notifications(ServiceApplication):
 # Built once and executed with parameters: a statement built per row cost more than the SQL.
 _UPDATE_ROW = deliveries.update().where(deliveries.c.key == sa.bindparam("target_key"))
 _INSERT_ROW = deliveries.insert()
+
+
+def _insert_new(conn: sa.Connection) -> Any:
+    """INSERT … ON CONFLICT (key) DO NOTHING into the listing, in the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        return pg_insert(deliveries).on_conflict_do_nothing(index_elements=["key"])
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    return sqlite_insert(deliveries).on_conflict_do_nothing(index_elements=["key"])
+
+
+_COLUMNS = ("key", "status", "channel", "recipient", "address", "unit_id", "province_code", "commune_code",
+            "attempts", "last_error", "claimed_by", "claimed_at", "retry_at", "updated_at")
+
+
+def _insert_sql(conn: sa.Connection) -> str:
+    """A plain INSERT of listing rows, in the driver's parameter style (a duplicate key fails the batch)."""
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    return f"INSERT INTO {deliveries.name} ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})"
+
+
+def existing_keys(conn: sa.Connection, keys: list[str]) -> set[str]:
+    """Which of the keys have a listing row (the driver's SQL: SQLAlchemy compiling 500 parameters cost more)."""
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    found: set[str] = set()
+    for first in range(0, len(keys), 500):
+        part = keys[first:first + 500]
+        sql = f"SELECT key FROM {deliveries.name} WHERE key IN ({', '.join([mark] * len(part))})"
+        found.update(r[0] for r in conn.exec_driver_sql(sql, tuple(part)))
+    return found
+
+
+def _forget(conn: sa.Connection, batch_ids: list[str]) -> None:
+    """Delete the pending records of batches whose events are stored."""
+    if batch_ids:
+        conn.execute(pending_chunks.delete().where(pending_chunks.c.batch_id.in_(batch_ids)))
+
+
+def _chunks(batch_id: str, notices: list[BulkNotice], at: datetime, channel: str) -> list[dict[str, Any]]:
+    """NoticeChunk arguments: the notices by commune (in order met), at most CHUNK_NOTICES each."""
+    by_area: dict[tuple[str, str], list[BulkNotice]] = {}
+    for n in notices:
+        by_area.setdefault((n.province_code, n.commune_code), []).append(n)
+    out = []
+    for (province, commune), members in by_area.items():
+        for first in range(0, len(members), CHUNK_NOTICES):
+            groups: dict[tuple[str, str, str], list[list[str]]] = {}
+            for n in members[first:first + CHUNK_NOTICES]:
+                groups.setdefault(n.group, []).append([n.key, n.unit_id, n.recipient])
+            out.append({"chunk_id": f"{batch_id}/{len(out)}", "sent_at": at.isoformat(), "channel": channel,
+                        "province_code": province, "commune_code": commune,
+                        "groups": [{"notice": g[0], "offset": g[1], "obligation": json.loads(g[2]),
+                                    "items": json.dumps(items, ensure_ascii=False)} for g, items in groups.items()]})
+    return out
 
 
 def _row_values(d: ReminderDelivery) -> dict[str, Any]:

@@ -7,16 +7,20 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-import sqlalchemy as sa
-
 from antt.grpcx.paging import decode_page_token, encode_page_token, invalid_page_token
-from services.notifications.application import deliveries
-from services.notifications.domain.due import digest_send_at, due_digests, due_reminders
-from services.notifications.facts import digest_message, reminder_message
-from services.notifications.scanner import Scanner, snapshot
+from services.notifications import sweep
+from services.notifications.application import existing_keys
+from services.notifications.channels import OutgoingMessage
+from services.notifications.domain.calendar import Tier
+from services.notifications.domain.due import digest_send_at
+from services.notifications.domain.schedule import Obligation
+from services.notifications.facts import Snapshot, digest_message, route
+from services.notifications.projections import UnitRow
+from services.notifications.scanner import Scanner
+from services.notifications.templates import reminder_subject
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedSend:
     """One message a scan would send."""
 
@@ -43,33 +47,80 @@ class Preview:
     already_claimed: int = 0
 
 
+def _planned(channel: str, m: OutgoingMessage) -> PlannedSend:
+    f = m.facts
+    return PlannedSend(
+        key=m.key, notice=f.get("notice", ""), offset=f.get("offset", ""), recipient=f.get("recipient", ""),
+        channel=channel, address=m.address, unit_id=f.get("unit_id", ""),
+        obligation_key=f.get("obligation", {}).get("obligation_key", ""), subject=m.subject,
+        province_code=f.get("province_code", ""), commune_code=f.get("commune_code", ""),
+        items=len(f.get("items", [])))
+
+
 def preview_at(scanner: Scanner, at: datetime, province_code: str = "", commune_code: str = "") -> Preview:
     """New reminders, notices and digests that a scan at `at` would claim and send (read-only), in key
-    order; with a province or commune, only the sends of that area."""
-    snap = snapshot(scanner.engine, scanner.calendars, scanner.working, at, scanner.policy)
-    reminders = due_reminders(snap.obligations, snap.satisfied, at, scanner.policy)
-    digests = due_digests(snap.obligations, snap.satisfied, at, scanner.policy)
-    with scanner.engine.connect() as conn:
-        known = {r[0] for r in conn.execute(sa.select(deliveries.c.key))}
+    order; with a province or commune, only the sends of that area.
+
+    Computed commune by commune from SQL as the scan does (`sweep.areas`); province and Ministry digests
+    need every commune's overdue items, so with a jurisdiction only its communes are read and those
+    digests are then limited to what the jurisdiction itself holds.
+    """
     result = Preview(at)
-    planned = [reminder_message(r, snap, scanner.channels) for r in reminders]
-    planned += [digest_message(d, snap, scanner.channels) for d in digests]
-    for channel, m in planned:
-        if m.key in known:
-            result.already_claimed += 1
-            continue
-        f = m.facts
-        if (province_code and f.get("province_code", "") != province_code) or (
-                commune_code and f.get("commune_code", "") != commune_code):
-            continue
-        result.sends.append(PlannedSend(
-            key=m.key, notice=f.get("notice", ""), offset=f.get("offset", ""), recipient=f.get("recipient", ""),
-            channel=channel, address=m.address, unit_id=f.get("unit_id", ""),
-            obligation_key=f.get("obligation", {}).get("obligation_key", ""), subject=m.subject,
-            province_code=f.get("province_code", ""), commune_code=f.get("commune_code", ""),
-            items=len(f.get("items", []))))
+    rest: list[Obligation] = []
+    rest_units: dict[str, UnitRow] = {}
+
+    def add(planned: list[tuple[str, OutgoingMessage]]) -> None:
+        known = _known(scanner, [m.key for _, m in planned])
+        for channel, m in planned:
+            if m.key in known:
+                result.already_claimed += 1
+                continue
+            f = m.facts
+            if (province_code and f.get("province_code", "") != province_code) or (
+                    commune_code and f.get("commune_code", "") != commune_code):
+                continue
+            result.sends.append(_planned(channel, m))
+
+    def add_notices(area: sweep.Area) -> None:
+        # What `reminder_message` would say, without building each reminder and its body (the preview
+        # lists the subject only): tests/integration/test_notifications_sweep.py compares the two.
+        known = _known(scanner, [n.key for n in area.due])
+        for n in area.due:
+            if n.key in known:
+                result.already_claimed += 1
+                continue
+            unit = n.unit
+            contact = unit if n.stage.to_unit else area.snap.contact(n.recipient)
+            channel, address = route(contact, scanner.channels)
+            base = n.stage.base
+            result.sends.append(PlannedSend(
+                key=n.key, notice=base.kind.value, offset=base.offset, recipient=n.recipient_label, channel=channel,
+                address=address, unit_id=unit.unit_id, obligation_key=n.key.split("|", 1)[0],
+                subject=reminder_subject(base, unit.name), province_code=unit.province_code,
+                commune_code=unit.commune_code, items=0))
+
+    scope = province_code if not commune_code else ""
+    for area in sweep.areas(scanner.engine, scanner.calendars, scanner.working, at, scanner.policy, scope,
+                            commune_code):
+        if not province_code or area.province_code == province_code:
+            add_notices(area)
+        planned = [digest_message(d, area.snap, scanner.channels)
+                   for d in sweep.digests_of(area.overdue, at, scanner.policy, (Tier.COMMUNE,))]
+        for o in area.overdue:
+            if o.escalate_to.tier is not Tier.COMMUNE:
+                rest.append(o)
+                rest_units[o.subject] = area.snap.units[o.subject]
+        add(planned)
+    snap = Snapshot(units=rest_units, obligations=[], satisfied=set())
+    add([digest_message(d, snap, scanner.channels)
+         for d in sweep.digests_of(rest, at, scanner.policy, (Tier.PROVINCE, Tier.MINISTRY))])
     result.sends.sort(key=lambda p: p.key)
     return result
+
+
+def _known(scanner: Scanner, keys: list[str]) -> set[str]:
+    with scanner.engine.connect() as conn:
+        return existing_keys(conn, keys)
 
 
 def send_time(scanner: Scanner, day: date) -> datetime:

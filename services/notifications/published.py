@@ -2,7 +2,8 @@
 
 Only outcomes are published: a sent reminder (ReminderSent), a sent digest (OverdueEscalated) and a
 reminder given up (ReminderFailed), from a Sent event, or from a claim that was the send itself (the NATS
-channel: Claimed with a receipt). Other claims, hand-overs and failed attempts stay internal.
+channel: Claimed with a receipt), and the event-only notices a scan claimed in bulk (RemindersSent, one
+message per NoticeChunk: one commune's notices). Other claims, hand-overs and failed attempts stay internal.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from antt.contracts.meta import event_meta
 from antt.events.v1 import notifications_pb2 as pb
 from antt.relay.outbox import Published
-from services.notifications.domain.ledger import ReminderDelivery
+from services.notifications.domain.ledger import NoticeChunk, ReminderDelivery, chunk_items
 
 
 def _obligation(facts: dict[str, Any]) -> pb.ObligationRef:
@@ -27,6 +28,8 @@ class NotificationsPublisher:
 
     def to_message(self, event: Any) -> Published | None:
         """The published form of a stored event (None for internal ones)."""
+        if isinstance(event, NoticeChunk.Sent):
+            return chunk_message(event)
         claimed_sent = isinstance(event, ReminderDelivery.Claimed) and getattr(event, "sent_receipt", None) is not None
         if not (claimed_sent or isinstance(event, (ReminderDelivery.Sent, ReminderDelivery.GivenUp))):
             return None
@@ -51,3 +54,20 @@ class NotificationsPublisher:
                                       offset=facts.get("offset", ""), recipient=facts.get("recipient", ""),
                                       sent_at=sent_at.isoformat(), attempts=d.attempts, **common)
         return Published(payload, province, commune)
+
+
+def chunk_message(event: NoticeChunk.Sent) -> Published:
+    """RemindersSent of a stored chunk: each item as the ReminderSent a one-by-one send would publish."""
+    sent_at = event.sent_at.isoformat()
+    province, commune = event.province_code, event.commune_code
+    reminders = []
+    for group in event.groups:
+        shared = group["obligation"]
+        for key, unit_id, recipient in chunk_items(group):
+            obligation = pb.ObligationRef(obligation_key=key.split("|", 1)[0], unit_id=unit_id, **shared)
+            reminders.append(pb.ReminderSent(reminder_key=key, obligation=obligation, offset=group["offset"],
+                                             recipient=recipient, channel=event.channel, sent_at=sent_at, attempts=0,
+                                             province_code=province, commune_code=commune))
+    payload = pb.RemindersSent(meta=event_meta(event), reminders=reminders, channel=event.channel, sent_at=sent_at,
+                               province_code=province, commune_code=commune)
+    return Published(payload, province, commune)

@@ -1,13 +1,17 @@
 """The scan: at the scheduler clock's instant, find what is due, claim it, send it, record the outcome.
 
-claim → send → record, per reminder. A claim is a unique write in the event store, so a reminder
-key is sent by one worker only, across restarts and replicas. A claim that was never handed over
-(its worker crashed before the channel's commit point) is taken over after the lease; a failed
-attempt is retried after its backoff, up to `max_attempts`.
+What is due comes from `sweep.areas`, one commune at a time. E-mail and webhook notices go claim →
+send → record, one by one: a claim is a unique write in the event store, so a reminder key is sent
+by one worker only, across restarts and replicas. A claim that was never handed over (its worker
+crashed before the channel's commit point) is taken over after the lease; a failed attempt is
+retried after its backoff, up to `max_attempts`. Event-only notices are claimed in bulk and stored
+as chunk events (`Notifications.claim_notices`). `snapshot` is the former all-in-memory computation,
+kept as the reference the streamed one is tested against.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import uuid
@@ -21,15 +25,16 @@ from sqlalchemy.engine import Engine
 
 from antt import metrics
 from services.notifications import projections
-from services.notifications.application import Notifications, deliveries
+from services.notifications import sweep
+from services.notifications.application import BULK_NOTICES, BulkNotice, Notifications, deliveries, existing_keys
 from services.notifications.channels import Channel, ChannelError, HandOverRefused, NatsChannel, OutgoingMessage
 from services.notifications.clock import Clock
-from services.notifications.domain.calendar import CalendarSet
-from services.notifications.domain.due import DEFAULT_DUE, DuePolicy, due_digests, due_reminders, horizon
+from services.notifications.domain.calendar import CalendarSet, Tier
+from services.notifications.domain.due import DEFAULT_DUE, DuePolicy, horizon
 from services.notifications.domain.holidays import WorkingCalendar
 from services.notifications.domain.ledger import DeliveryStatus, ReminderDelivery
 from services.notifications.domain.schedule import Obligation, UnitRef, for_subject, unit_obligations
-from services.notifications.facts import Snapshot, digest_message, reminder_message
+from services.notifications.facts import Snapshot, digest_message, obligation_facts, reminder_message, route
 
 log = logging.getLogger(__name__)
 _TEMPLATE = "template"  # stand-in unit id: obligations depend on type, commune and year only
@@ -79,7 +84,8 @@ class Scanner:
     def __init__(self, app: Notifications, engine: Engine, calendars: CalendarSet, channels: Mapping[str, Channel],
                  clock: Clock, *, worker_id: str = "", policy: DuePolicy = DEFAULT_DUE,
                  working: WorkingCalendar | None = None, claim_lease: timedelta = timedelta(seconds=120),
-                 max_attempts: int = 5, retry_base: timedelta = timedelta(seconds=30)) -> None:
+                 max_attempts: int = 5, retry_base: timedelta = timedelta(seconds=30),
+                 bulk: int = BULK_NOTICES) -> None:
         self.app = app
         self.engine = engine
         self.calendars = calendars
@@ -91,6 +97,7 @@ class Scanner:
         self.claim_lease = claim_lease
         self.max_attempts = max_attempts
         self.retry_base = retry_base
+        self.bulk = bulk  # event-only notices claimed per transaction
         self._lock = threading.Lock()
         projections.metadata.create_all(engine)
 
@@ -102,14 +109,54 @@ class Scanner:
     def _scan(self) -> ScanResult:
         now = self.clock.now()
         result = ScanResult(at=now)
-        snap = snapshot(self.engine, self.calendars, self.working, now, self.policy)
-        reminders = due_reminders(snap.obligations, snap.satisfied, now, self.policy)
-        digests = due_digests(snap.obligations, snap.satisfied, now, self.policy)
-        result.due = len(reminders) + len(digests)
-        known = self._known_keys()
-        messages = [reminder_message(r, snap, self.channels) for r in reminders if r.key not in known]
-        messages += [digest_message(d, snap, self.channels) for d in digests if d.key not in known]
-        # Event-only notices are claimed and recorded sent in chunks (one write each); the others one by one.
+        self.app.store_pending()  # chunks a crashed scan claimed but did not store
+        rest: list[Obligation] = []  # overdue items of province and Ministry supervisors (across communes)
+        rest_units: dict[str, projections.UnitRow] = {}
+        bulk: list[BulkNotice] = []
+        groups: dict[int, tuple[Any, tuple[str, str, str]]] = {}
+        for area in sweep.areas(self.engine, self.calendars, self.working, now, self.policy):
+            digests = sweep.digests_of(area.overdue, now, self.policy, (Tier.COMMUNE,))
+            for o in area.overdue:
+                if o.escalate_to.tier is not Tier.COMMUNE:
+                    rest.append(o)
+                    rest_units[o.subject] = area.snap.units[o.subject]
+            result.due += len(area.due) + len(digests)
+            one_by_one = []
+            for n in area.due:
+                contact = n.unit if n.stage.to_unit else area.snap.contact(n.recipient)
+                channel, _ = route(contact, self.channels)
+                if channel == NatsChannel.name:
+                    bulk.append(_bulk(n, groups))
+                else:
+                    one_by_one.append(reminder_message(n.reminder(), area.snap, self.channels))
+            one_by_one += [digest_message(d, area.snap, self.channels) for d in digests]
+            self._send_each(one_by_one, now, result)
+            if len(bulk) >= self.bulk:
+                self._send_bulk(bulk, now, result)
+                bulk = []
+        self._send_bulk(bulk, now, result)
+        digests = sweep.digests_of(rest, now, self.policy, (Tier.PROVINCE, Tier.MINISTRY))
+        result.due += len(digests)
+        snap = Snapshot(units=rest_units, obligations=[], satisfied=set())
+        self._send_each([digest_message(d, snap, self.channels) for d in digests], now, result)
+        for key in self._open_keys():
+            self._retry(key, result)
+        return result
+
+    def _send_bulk(self, bulk: list[BulkNotice], now: datetime, result: ScanResult) -> None:
+        """Event-only notices: claimed and recorded sent in bulk (the keys met before are left out)."""
+        keys = self.app.claim_notices(bulk, self.worker_id, now, batch=self.bulk)
+        metrics.REMINDERS_SENT.labels(NatsChannel.name).inc(len(keys))
+        result.sent += len(keys)
+        result.sent_keys.extend(keys)
+
+    def _send_each(self, messages: list[tuple[str, OutgoingMessage]], now: datetime, result: ScanResult) -> None:
+        """Messages by e-mail or webhook (and event-only digests): claimed, sent and recorded one by one."""
+        if not messages:
+            return
+        known = self._known_keys([m.key for _, m in messages])
+        messages = [(c, m) for c, m in messages if m.key not in known]
+        # Event-only digests are claimed and recorded sent in one write each chunk; the others one by one.
         outbox = [(m.key, c, self.worker_id, now, _stored(m)) for c, m in messages if c == NatsChannel.name]
         for delivery in self.app.claim_sent(outbox, "outbox"):
             if delivery is None:
@@ -124,13 +171,11 @@ class Scanner:
                 result.skipped += 1
             else:
                 self._attempt(delivery, result)
-        for key in self._open_keys():
-            self._retry(key, result)
-        return result
 
-    def _known_keys(self) -> set[str]:
+    def _known_keys(self, keys: list[str]) -> set[str]:
+        """Which of these keys the ledger's listing has already."""
         with self.engine.connect() as conn:
-            return {r[0] for r in conn.execute(sa.select(deliveries.c.key))}
+            return existing_keys(conn, keys)
 
     def _open_keys(self) -> list[str]:
         with self.engine.connect() as conn:
@@ -187,6 +232,22 @@ class Scanner:
         metrics.REMINDERS_SENT.labels(delivery.channel).inc()
         result.sent += 1
         result.sent_keys.append(delivery.key)
+
+
+_SHARED = ("year", "rule_id", "kind", "title_vi", "title_en", "due_date", "nominal_due_date", "flagged")
+
+
+def _bulk(n: sweep.DueNotice, groups: dict[int, tuple[Any, tuple[str, str, str]]]) -> BulkNotice:
+    """A due notice for the bulk claim: the facts its group shares are those of the stage's template
+    (computed once per base stage: `groups` maps its id to it and them; parties are not among them)."""
+    base = n.stage.base
+    found = groups.get(id(base))
+    if found is None or found[0] is not base:
+        facts = obligation_facts(base.obligation)
+        shared = json.dumps({k: facts[k] for k in _SHARED}, sort_keys=True, ensure_ascii=False)
+        found = groups[id(base)] = (base, (base.kind.value, base.offset, shared))
+    u = n.unit
+    return BulkNotice(n.key, u.unit_id, n.recipient_label, u.province_code, u.commune_code, found[1])
 
 
 def _stored(message: OutgoingMessage) -> dict[str, Any]:

@@ -29,18 +29,25 @@ def _due_lines(reminder: Reminder) -> tuple[str, str]:
     return vi, en
 
 
+def reminder_subject(reminder: Reminder, unit_name: str = "") -> str:
+    """The subject line of a reminder or overdue notice (the same for every unit of a stage but the name)."""
+    who = f" — {unit_name}" if unit_name else ""
+    if reminder.kind is NoticeKind.OVERDUE:
+        return f"[ANTT] Quá hạn / Overdue: {reminder.obligation.title_vi}{who}"
+    days = reminder.offset.removeprefix("D-")
+    return f"[ANTT] Còn {days} ngày / {days} days left: {reminder.obligation.title_vi}{who}"
+
+
 def reminder_text(reminder: Reminder, unit_name: str = "") -> Rendered:
     """A reminder before a deadline, or the notice that it has passed."""
     o = reminder.obligation
     due_vi, due_en = _due_lines(reminder)
-    who = f" — {unit_name}" if unit_name else ""
+    subject = reminder_subject(reminder, unit_name)
     if reminder.kind is NoticeKind.OVERDUE:
-        subject = f"[ANTT] Quá hạn / Overdue: {o.title_vi}{who}"
         head_vi = f"Đã quá hạn: {o.title_vi}."
         head_en = f"Overdue: {o.title_en}."
     else:
         days = reminder.offset.removeprefix("D-")
-        subject = f"[ANTT] Còn {days} ngày / {days} days left: {o.title_vi}{who}"
         head_vi = f"Nhắc việc: còn {days} ngày đến hạn {o.title_vi}."
         head_en = f"Reminder: {days} days until the deadline: {o.title_en}."
     body = "\n".join([

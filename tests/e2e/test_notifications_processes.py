@@ -1,4 +1,5 @@
-"""Issue 6 acceptance with real processes: `antt serve notifications` killed mid-batch, and two replicas.
+"""Issue 6 acceptance with real processes: `antt serve notifications` killed mid-batch, and two replicas;
+issue 8: killed between two bulk batches of event-only reminders.
 
 Units come from a real registry store through its relay and NATS; reminders go to a real SMTP
 server, which counts messages by their X-Antt-Reminder-Key header.
@@ -6,22 +7,29 @@ server, which counts messages by their X-Antt-Reminder-Key header.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import signal
 from pathlib import Path
 
 import grpc
+import nats
 import pytest
 import sqlalchemy as sa
+from nats.js.api import AckPolicy, ConsumerConfig
 
 from antt.actor import SYSTEM
 from antt.eventstore.persistence import create_engine
+from antt.events.v1 import notifications_pb2 as events_pb
+from antt.messaging.streams import stream_name
 from antt.notifications.v1 import notifications_service_pb2 as pb
 from antt.notifications.v1 import notifications_service_pb2_grpc as pb_grpc
 from antt.runtime.nats_server import NatsServer
 from antt.testing.auth import service_channel
 from antt.testing.processes import ServiceProcess, service_env
 from antt.testing.wait import wait_until
-from services.notifications.application import deliveries
+from services.notifications import projections
+from services.notifications.application import deliveries, pending_chunks
 from services.notifications.projections import units
 from services.registry.application import Registry
 from tests.unit.notifications.helpers import smtp_server
@@ -167,4 +175,87 @@ def test_two_replicas_running_at_once_send_each_reminder_once(tmp_path: Path, na
             relay.stop()
         counts = sink.keys()
     assert set(counts) == expected, (set(counts) - expected, expected - set(counts))
+    assert set(counts.values()) == {1}, {k: n for k, n in counts.items() if n != 1}
+
+
+BULK_UNITS = 24_000  # event-only reminders: several bulk batches, so a kill can fall between two of them
+D7 = "2026-03-24T09:00:00+07:00"  # D-7 of the national 31/03 registration
+
+
+def fill_event_only_replica(url: str) -> set[str]:
+    """Khu dân cư without contacts in 40 communes, written to the replica as its consumer would have
+    (the registry's path is covered above); their D-7 registration reminder keys."""
+    engine = create_engine(url)
+    try:
+        projections.metadata.create_all(engine)
+        rows = [dict(unit_id=f"u-{i:05d}", code=f"K-{i:05d}", name=f"Khu {i}", unit_type="khu_dan_cu",
+                     province_code="01", commune_code=f"{100 + i % 40:05d}", eligible=True, closed=False)
+                for i in range(BULK_UNITS)]
+        with engine.begin() as conn:
+            conn.execute(units.insert(), rows)
+    finally:
+        engine.dispose()
+    return {f"2026/registration/{r['unit_id']}|D-7|unit:{r['unit_id']}" for r in rows}
+
+
+def chunks_pending(url: str) -> int:
+    """Claimed bulk batches whose events are not stored yet."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(pending_chunks)).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+async def published_reminders(nats_url: str) -> collections.Counter[str]:
+    """Every reminder key in the notifications stream (RemindersSent items and ReminderSent), with its count."""
+    nc = await nats.connect(nats_url)
+    counts: collections.Counter[str] = collections.Counter()
+    try:
+        sub = await nc.jetstream().pull_subscribe("antt.notifications.>", stream=stream_name("notifications"),
+                                                  config=ConsumerConfig(ack_policy=AckPolicy.NONE))
+        while True:
+            try:
+                msgs = await sub.fetch(500, timeout=2)
+            except TimeoutError:
+                break
+            for m in msgs:
+                if ".RemindersSent." in m.subject:
+                    counts.update(r.reminder_key for r in events_pb.RemindersSent.FromString(m.data).reminders)
+                elif ".ReminderSent." in m.subject:
+                    counts[events_pb.ReminderSent.FromString(m.data).reminder_key] += 1
+    finally:
+        await nc.close()
+    return counts
+
+
+def test_killing_notifications_between_bulk_batches_publishes_each_event_only_reminder_once(
+        tmp_path: Path, nats_server: NatsServer) -> None:
+    url = f"sqlite:///{tmp_path / 'notifications.db'}"
+    expected = fill_event_only_replica(url)
+    env = service_env(tmp_path, nats_server.url, ANTT_NOTIFICATIONS_CLOCK_START=D7,
+                      ANTT_NOTIFICATIONS_SCAN_INTERVAL="0.3")
+    notifications = ServiceProcess(["serve", "notifications", "--no-grpc", "--no-metrics"], env,
+                                   tmp_path / "notifications.log").start()
+    try:
+        # Kill it during its first scan: some batches claimed, not all.
+        wait_until(lambda: len(ledger(url)) > 0, timeout=240, interval=0.01, message="a first batch claimed")
+        notifications.kill(signal.SIGKILL)
+        at_kill = len(ledger(url))
+        assert at_kill < len(expected), "the scan finished before the kill; nothing was interrupted"
+        notifications.start()
+        wait_until(lambda: len(ledger(url)) == len(expected) and chunks_pending(url) == 0, timeout=300,
+                   interval=0.2, message="every reminder claimed and its chunk stored")
+        counts: collections.Counter[str] = collections.Counter()
+
+        def all_published() -> bool:
+            counts.clear()
+            counts.update(asyncio.run(published_reminders(nats_server.url)))
+            return set(counts) == expected
+
+        wait_until(all_published, timeout=120, interval=1, message="every reminder published")
+    finally:
+        notifications.stop()
+    assert {s for s, _ in ledger(url).values()} == {"sent"}
     assert set(counts.values()) == {1}, {k: n for k, n in counts.items() if n != 1}

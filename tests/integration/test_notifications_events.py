@@ -72,12 +72,18 @@ async def test_sent_failed_and_escalated_notices_are_published_once_on_nats(tmp_
     by_subject = {m.subject: m for m in msgs}
     assert sorted(by_subject) == ["antt.notifications.v1.OverdueEscalated.31.11948",
                                   "antt.notifications.v1.ReminderFailed.31.11948",
-                                  "antt.notifications.v1.ReminderSent.31.11948"]
-    sent = events_pb.ReminderSent.FromString(by_subject["antt.notifications.v1.ReminderSent.31.11948"].data)
+                                  "antt.notifications.v1.RemindersSent.31.11948"]
+    # An event-only notice (no contact) goes out in its commune's RemindersSent, as the ReminderSent it stands for.
+    chunk = events_pb.RemindersSent.FromString(by_subject["antt.notifications.v1.RemindersSent.31.11948"].data)
+    assert (chunk.province_code, chunk.commune_code, chunk.channel) == ("31", "11948", "nats")
+    assert chunk.meta.recorded_at and len(chunk.reminders) == 1
+    sent = chunk.reminders[0]
     assert (sent.reminder_key, sent.channel, sent.offset) == ("2026/registration/u-nats|overdue|unit:u-nats",
                                                               "nats", "overdue")
     assert (sent.obligation.due_date, sent.obligation.nominal_due_date) == ("2026-02-02", "2026-01-31")
     assert (sent.sent_at, sent.attempts) == ("2026-02-03T08:00:00+07:00", 0)  # claimed sent: one stored event
+    assert (sent.province_code, sent.commune_code, sent.obligation.unit_id) == ("31", "11948", "u-nats")
+    assert sent.obligation.obligation_key == "2026/registration/u-nats" and sent.obligation.kind == "registration"
     failed = events_pb.ReminderFailed.FromString(by_subject["antt.notifications.v1.ReminderFailed.31.11948"].data)
     assert failed.attempts == 1 and failed.recipient == "unit:u-dead" and failed.last_error
     digest = events_pb.OverdueEscalated.FromString(by_subject["antt.notifications.v1.OverdueEscalated.31.11948"].data)

@@ -10,6 +10,7 @@ channel and is sent again; one handed over is never sent again.
 from __future__ import annotations
 
 import enum
+import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -143,3 +144,40 @@ class ReminderDelivery(ChainedAggregate):
         if self.last_failure_at is None:
             return self.claimed_at
         return self.last_failure_at + min(base * (1 << min(self.attempts - 1, 30)), cap)
+
+
+class NoticeChunk(ChainedAggregate):
+    """Event-only notices of one commune sent by one scan: one stored event lists them all.
+
+    The keys are claimed in the listing table (its primary key holds each key once) in the transaction
+    that also records the pending chunk; the chunk's id comes from that record, so saving it again
+    after a crash collides in the event store instead of publishing twice.
+    """
+
+    @event("Sent")
+    def __init__(self, chunk_id: str, sent_at: datetime, channel: str, province_code: str, commune_code: str,
+                 groups: list[dict[str, Any]]) -> None:
+        # groups: [{"notice", "offset", "obligation": facts without key and unit, "items": JSON text of
+        # [[key, unit_id, recipient], ...]}]: what each notice shares with its group is stored once, and the
+        # items are one string (the hash chain canonicalises a string at once, not item by item).
+        self.chunk_id = chunk_id
+        self.sent_at = sent_at
+        self.channel = channel
+        self.province_code = province_code
+        self.commune_code = commune_code
+        self.groups = groups
+
+    @staticmethod
+    def create_id(chunk_id: str) -> uuid.UUID:
+        """A chunk's id is derived from its claim record: equal records, equal ids."""
+        return uuid.uuid5(DELIVERY_NAMESPACE, f"chunk:{chunk_id}")
+
+    def keys(self) -> list[str]:
+        """The reminder keys the chunk sent."""
+        return [item[0] for g in self.groups for item in chunk_items(g)]
+
+
+def chunk_items(group: dict[str, Any]) -> list[list[str]]:
+    """[key, unit_id, recipient] of each notice of a NoticeChunk group."""
+    items = group["items"]
+    return json.loads(items) if isinstance(items, str) else items
