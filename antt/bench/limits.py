@@ -1,6 +1,6 @@
 """Raw limits of the parts on this machine, with the event sizes of the run: JetStream publish with
-acks and Msg-Id (sequential like the relay, publish_async, hand-pipelined), JetStream pull-consume,
-and batched inserts into SQLite (and PostgreSQL, plus COPY)."""
+acks and Msg-Id (sequential like the relay, publish_async, hand-pipelined), JetStream pull-consume (nats-py's
+fetch, and the consumers' own raw pull), and batched inserts into SQLite (and PostgreSQL, plus COPY)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ from dataclasses import dataclass
 import nats
 import psycopg
 import sqlalchemy as sa
-from nats.js.api import AckPolicy, ConsumerConfig, DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import (AckPolicy, ConsumerConfig, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType,
+                         StreamConfig)
 
 from antt.bench.country import SyntheticUnit
 from antt.bench.results import Measurement, progress, rate
 from antt.contracts import envelope
 from antt.eventstore.persistence import create_engine
+from antt.messaging.consumer import ConsumerOptions, Puller, ack_deliveries
 from antt.messaging.streams import DUPLICATE_WINDOW_SECONDS
+from antt.settings import CommonSettings
 
 RAW_STREAM = "BENCH_RAW"
 PIPELINE_WINDOW = 256
@@ -102,14 +105,40 @@ async def jetstream_limits(nats_url: str, samples: list[Sample], count: int) -> 
             for msg in await sub.fetch(100, timeout=5):
                 await msg.ack()
                 consumed += 1
-        out["js_pull_consume"] = _throughput("JetStream pull-consume, fetch(100) + ack each (consumer-like)",
+        out["js_pull_consume"] = _throughput("JetStream pull-consume, nats-py fetch(100) + ack each",
                                              consumed, time.perf_counter() - start, note=note)
+        out["js_pull_raw"] = await _raw_pull_limit(nc, count, note)
     finally:
         try:
             await js.delete_stream(RAW_STREAM)
         finally:
             await nc.close()
     return out
+
+
+async def _raw_pull_limit(nc: nats.NATS, count: int, note: str) -> Measurement:
+    """Pull-consume the scratch stream the way the consumers do: a durable consumer with their config, raw
+    `CONSUMER.MSG.NEXT` pulls of ANTT_CONSUMER_BATCH (`Puller`, no nats-py `Msg`), one ack write per batch."""
+    js = nc.jetstream()
+    options = ConsumerOptions(batch=CommonSettings.from_env().consumer_batch)
+    durable = "bench-raw-pull"
+    await js.add_consumer(RAW_STREAM, ConsumerConfig(
+        durable_name=durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+        ack_wait=options.ack_wait, max_deliver=-1, filter_subject="bench.raw.>",
+        max_ack_pending=max(1000, options.batch * 4)))
+    puller = Puller(nc, RAW_STREAM, durable, options.batch, options.fetch_timeout)
+    await puller.start()
+    consumed = 0
+    start = time.perf_counter()
+    try:
+        while consumed < count:
+            msgs = await puller.fetch()
+            await ack_deliveries(nc, msgs)
+            consumed += len(msgs)
+    finally:
+        await puller.stop()
+    return _throughput(f"JetStream pull-consume, raw pull of {options.batch} + one ack write per batch (consumers)",
+                       consumed, time.perf_counter() - start, note=note)
 
 
 _ROWS = sa.MetaData()

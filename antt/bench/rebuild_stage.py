@@ -67,7 +67,7 @@ async def rebuild_reporting(ctx: BenchContext) -> list[Measurement]:
     start, at_start = first if first is not None else (spawned, 0)
     result = [Measurement("rebuild reporting from the stream (empty database)", value=rate(events - at_start,
                           done - start), unit="events/s", seconds=round(done - start, 2), count=events,
-                          limit="js_pull_consume", checks=checks,
+                          limit="js_pull_raw", checks=checks,
                           details={"with_process_start_s": round(done - spawned, 2),
                                    "events_per_s_with_start": rate(events, done - spawned)},
                           note=f"from the first applied event; {done - spawned:.1f} s with process start")]

@@ -1,5 +1,6 @@
 """The consumer's own pull loop: many small batches drain a stream, every message is acknowledged, and
-after its durable consumer is deleted it binds again and the redelivered messages change nothing."""
+after its durable consumer is deleted it binds again and the redelivered messages change nothing. Its raw
+deliveries decode exactly as nats-py's messages do, and one ack write per batch acknowledges each of them."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ import nats
 import nats.js.errors
 import pytest
 import sqlalchemy as sa
+from nats.js.api import AckPolicy, ConsumerConfig
 
 from antt.common.v1 import actor_pb2 as common_pb
 from antt.contracts import envelope, subjects, types
 from antt.eventstore.persistence import create_engine
 from antt.events.v1 import registry_pb2 as rpb
-from antt.messaging.consumer import ConsumerOptions, ProjectionConsumer
+from antt.messaging.consumer import (ConsumerOptions, Delivery, ProjectionConsumer, Puller, ack_deliveries, decode,
+                                     read_stream, stream_position)
+from antt.messaging.raw import RawMessage
 from antt.messaging.streams import ensure_streams, stream_name
 from antt.messaging.tracking import tracking
 from antt.runtime.nats_server import NatsServer
@@ -79,3 +83,46 @@ async def test_pull_loop_drains_in_batches_and_binds_again(tmp_path: Path, nats_
         await nc.close()
     with engine.connect() as conn:
         assert projections.unit_counts(conn) == [("01", 18), ("31", 19), ("79", 18)]
+
+
+async def test_raw_deliveries_decode_like_nats_py_messages_and_one_ack_write_acks_them_all(
+        nats_server: NatsServer) -> None:
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    await ensure_streams(js)
+    await publish_units(js, 1, 30)
+    stream = stream_name("registry")
+    try:
+        # nats-py's own path: Msg objects with parsed header dicts.
+        sub = await js.pull_subscribe("antt.registry.>", stream=stream,
+                                      config=ConsumerConfig(ack_policy=AckPolicy.NONE))
+        expected = [decode(m) for m in await sub.fetch(30, timeout=5)]
+        await sub.unsubscribe()
+        # The consumers' path: raw pulls taken from the protocol parser, acked in one write per batch.
+        await js.add_consumer(stream, ConsumerConfig(durable_name="raw-check", ack_policy=AckPolicy.EXPLICIT,
+                                                     filter_subject="antt.registry.>", ack_wait=30))
+        puller = Puller(nc, stream, "raw-check", batch=8, expires=1.0)
+        await puller.start()
+        got: list[Delivery] = []
+        while len(got) < 30:
+            msgs = await puller.fetch()
+            assert all(isinstance(m, RawMessage) for m in msgs)
+            await ack_deliveries(nc, msgs)
+            got.extend(msgs)
+        await puller.stop()
+        assert [decode(m) for m in got] == expected
+        assert [stream_position(m)[0] for m in got] == list(range(1, 31))
+        failed = got[0].to_msg(nc)  # what the nak / dead-letter path gets
+        assert failed.metadata.sequence.stream == 1 and failed.headers == envelope.headers_for(expected[0].envelope)
+
+        async def all_acked() -> bool:
+            info = await js.consumer_info(stream, "raw-check")
+            return info.num_ack_pending == 0 and info.num_pending == 0 and info.delivered.stream_seq == 30
+
+        await async_wait_until(all_acked, timeout=10, message="every delivery acknowledged")
+        # A one-off read (ephemeral consumer, several filters) returns the matching messages in stream order.
+        filters = [subjects.filter_for("registry", "*", p) for p in ("01", "79")]
+        read = [m async for batch in read_stream(nc, stream, filters, last=24, batch=4) for m in batch]
+        assert [decode(m) for m in read] == [e for e in expected[:24] if e.subject.province_code in ("01", "79")]
+    finally:
+        await nc.close()
