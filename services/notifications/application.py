@@ -218,34 +218,37 @@ class Notifications(ServiceApplication):
                 continue
             self._store_chunks(chunks)
             stored.append(batch_id)
-            claimed.extend(n.key for n in part if n.key in new)
+            claimed.extend(new)
         if stored:
             with write_transaction(self._engine()) as conn:
                 _forget(conn, stored)
         return claimed
 
     def _claim_batch(self, part: Sequence[BulkNotice], by: str, at: datetime, channel: str,
-                     stored: list[str]) -> tuple[str, list[dict[str, Any]], set[str]]:
+                     stored: list[str]) -> tuple[str, list[dict[str, Any]], list[str]]:
         """One transaction: the listing rows of the keys not claimed yet, and the pending record of their chunks
-        (and the deletion of the records of `stored` batches: one commit fewer per batch)."""
+        (and the deletion of the records of `stored` batches: one commit fewer per batch); their keys in order."""
         batch_id = str(uuid.uuid4())
         with write_transaction(self._engine()) as conn:
             _forget(conn, stored)
-            known = existing_keys(conn, [n.key for n in part])
-            fresh = [n for n in part if n.key not in known]
+            keys = [n.key for n in part]
+            known = existing_keys(conn, keys)
+            fresh = [n for n in part if n.key not in known] if known else list(part)
             if not fresh:
-                return batch_id, [], set()
+                return batch_id, [], []
             # The driver's executemany with values converted once: SQLAlchemy's per-row parameter
             # processing cost more than the insert itself.
             process = deliveries.c.claimed_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
             when = process(at) if process is not None else at
             status = DeliveryStatus.SENT.value
-            conn.exec_driver_sql(_insert_sql(conn), [
+            # In key order: the keys are random (UUIDs), and inserting them sorted walks the primary-key
+            # index once instead of jumping between its pages.
+            conn.exec_driver_sql(_insert_sql(conn), sorted(
                 (n.key, status, channel, n.recipient, "", n.unit_id, n.province_code, n.commune_code, 0, "", by,
-                 when, when, when) for n in fresh])
+                 when, when, when) for n in fresh))
             chunks = _chunks(batch_id, fresh, at, channel)
             conn.execute(pending_chunks.insert().values(batch_id=batch_id, chunks=json.dumps(chunks)))
-        return batch_id, chunks, {n.key for n in fresh}
+        return batch_id, chunks, [n.key for n in fresh]
 
     def store_pending(self) -> int:
         """Store the chunks of claims whose events a crash left unstored; how many batches."""

@@ -122,10 +122,17 @@ class Scanner:
                     rest_units[o.subject] = area.snap.units[o.subject]
             result.due += len(area.due) + len(digests)
             one_by_one = []
+            authorities: dict[str, str] = {}  # an authority's channel, routed once per commune (not per notice)
+            nats, channels = NatsChannel.name, self.channels
             for n in area.due:
-                contact = n.unit if n.stage.to_unit else area.snap.contact(n.recipient)
-                channel, _ = route(contact, self.channels)
-                if channel == NatsChannel.name:
+                stage = n.stage
+                if stage.to_unit:
+                    channel = route(n.unit, channels)[0]
+                else:
+                    channel = authorities.get(n.recipient_label, "")
+                    if not channel:
+                        channel = authorities[n.recipient_label] = route(area.snap.contact(n.recipient), channels)[0]
+                if channel == nats:
                     bulk.append(_bulk(n, groups))
                 else:
                     one_by_one.append(reminder_message(n.reminder(), area.snap, self.channels))
@@ -238,16 +245,23 @@ _SHARED = ("year", "rule_id", "kind", "title_vi", "title_en", "due_date", "nomin
 
 
 def _bulk(n: sweep.DueNotice, groups: dict[int, tuple[Any, tuple[str, str, str]]]) -> BulkNotice:
-    """A due notice for the bulk claim: the facts its group shares are those of the stage's template
-    (computed once per base stage: `groups` maps its id to it and them; parties are not among them)."""
-    base = n.stage.base
+    """A due notice for the bulk claim, with the facts its stage's notices share."""
+    u, stage = n.unit, n.stage
+    return BulkNotice(n.key, u.unit_id, n.recipient_label, u.province_code, u.commune_code,
+                      stage.bulk_group or _bulk_group(stage, groups))
+
+
+def _bulk_group(stage: sweep.Stage, groups: dict[int, tuple[Any, tuple[str, str, str]]]) -> tuple[str, str, str]:
+    """The facts the bulk notices of a stage share: those of its template (computed once per base stage:
+    `groups` maps its id to it and them; parties are not among them), kept on the stage for its next notices."""
+    base = stage.base
     found = groups.get(id(base))
     if found is None or found[0] is not base:
         facts = obligation_facts(base.obligation)
         shared = json.dumps({k: facts[k] for k in _SHARED}, sort_keys=True, ensure_ascii=False)
         found = groups[id(base)] = (base, (base.kind.value, base.offset, shared))
-    u = n.unit
-    return BulkNotice(n.key, u.unit_id, n.recipient_label, u.province_code, u.commune_code, found[1])
+    stage.bulk_group = found[1]
+    return found[1]
 
 
 def _stored(message: OutgoingMessage) -> dict[str, Any]:

@@ -56,6 +56,8 @@ class Stage:
         self.key_tail = f"|{base.offset}|"
         self.to_unit = r.tier is Tier.UNIT  # the notice goes to the unit itself (else to an authority)
         self.recipient_label = f"{r.tier.key_label}:" if self.to_unit else str(_at(r, commune_code, province_code))
+        # (notice, offset, shared obligation facts) of the bulk claim: set once by the scanner, read per notice
+        self.bulk_group: tuple[str, str, str] | None = None
 
     @cached_property
     def reminder(self) -> Reminder:
@@ -86,12 +88,10 @@ class DueNotice:
                        recipient=self.recipient)
 
 
-def _notice(stage: Stage, unit: UnitRow) -> DueNotice:
-    uid = unit.unit_id
+def _check_unit_id(uid: str) -> None:
+    """Raise the ledger's error for a unit id it refuses as a key part (checked once per unit, not per notice)."""
     if "|" in uid or not uid:
-        reminder_key(uid, "x", "x")  # raises the ledger's error for a key part it refuses
-    recipient = stage.recipient_label + uid if stage.to_unit else stage.recipient_label
-    return DueNotice(stage, unit, stage.key_head + uid + stage.key_tail + recipient, recipient)
+        reminder_key(uid, "x", "x")
 
 
 @dataclass
@@ -175,13 +175,15 @@ def _units_with_facts(engine: Engine, years: tuple[int, ...], province_code: str
     facts: set[tuple[int, str]] = set()
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(q)
-        for r in result:
-            if current is None or r[0] != current.unit_id:
-                if current is not None:
-                    yield current, facts
-                current, facts = UnitRow(*r[:10]), set()
-            if r[10] is not None:
-                facts.add((int(r[10]), r[11]))
+        # By partition: iterating the result row by row cost more than building the units.
+        for part in result.partitions():
+            for r in part:
+                if current is None or r[0] != current.unit_id:
+                    if current is not None:
+                        yield current, facts
+                    current, facts = UnitRow(*r[:10]), set()
+                if r[10] is not None:
+                    facts.add((int(r[10]), r[11]))
         if current is not None:
             yield current, facts
 
@@ -206,6 +208,8 @@ def areas(engine: Engine, calendars: CalendarSet, working: WorkingCalendar, now:
             area = Area(unit.province_code, unit.commune_code, Snapshot({}, [], set()))
             templates = {}
         area.snap.units[unit.unit_id] = unit
+        checked = False
+        due, uid = area.due, unit.unit_id
         for year in years:
             group = templates.get((unit.unit_type, year))
             if group is None:
@@ -218,7 +222,12 @@ def areas(engine: Engine, calendars: CalendarSet, working: WorkingCalendar, now:
                 if facts and ((year, kind) in facts or (year, projections.ALL_KINDS) in facts):
                     continue
                 if stage is not None:
-                    area.due.append(_notice(stage, unit))
+                    if not checked:
+                        _check_unit_id(unit.unit_id)
+                        checked = True
+                    # the notice's key and recipient, built here: this line runs once per notice
+                    recipient = stage.recipient_label + uid if stage.to_unit else stage.recipient_label
+                    due.append(DueNotice(stage, unit, stage.key_head + uid + stage.key_tail + recipient, recipient))
                 if overdue:
                     moved = _moved(template, unit.commune_code, unit.province_code)
                     area.overdue.append(for_subject(moved, unit.unit_id))
