@@ -8,6 +8,9 @@ from dataclasses import dataclass
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/protobuf"
 MSG_ID = "Nats-Msg-Id"
+EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id"
+EXPECTED_STREAM = "Nats-Expected-Stream"
+_NEWLINES = str.maketrans({"\r": " ", "\n": " "})  # what nats-py does to a header value
 
 
 class EnvelopeError(ValueError):
@@ -62,6 +65,27 @@ def headers_for(envelope: Envelope) -> dict[str, str]:
         "antt-hash": envelope.hash,
         "antt-prev-hash": envelope.prev_hash,
     }
+
+
+def _clean(value: str) -> str:
+    return value.strip().translate(_NEWLINES)
+
+
+def header_block(envelope: Envelope, expected_last: str, stream: str) -> bytes:
+    """The NATS header block nats-py would encode for headers_for(envelope) + the JetStream expectations.
+
+    Built in one format call instead of nats-py's per-key loop (regex check, strip, encode): the keys
+    are our constants, and the values are cleaned exactly as nats-py cleans them.
+    """
+    expected = f"{EXPECTED_LAST_MSG_ID}: {_clean(expected_last)}\r\n" if expected_last else ""
+    msg_id = _clean(envelope.id)
+    return (f"NATS/1.0\r\n{MSG_ID}: {msg_id}\r\nce-specversion: {SPEC_VERSION}\r\nce-id: {msg_id}\r\n"
+            f"ce-type: {_clean(envelope.type)}\r\nce-source: {_clean(envelope.source)}\r\n"
+            f"ce-time: {_clean(envelope.time)}\r\nce-subject: {_clean(envelope.subject)}\r\n"
+            f"ce-datacontenttype: {CONTENT_TYPE}\r\nantt-position: {envelope.position}\r\n"
+            f"antt-actor: {_clean(envelope.actor)}\r\nantt-hash: {_clean(envelope.hash)}\r\n"
+            f"antt-prev-hash: {_clean(envelope.prev_hash)}\r\n{expected}"
+            f"{EXPECTED_STREAM}: {_clean(stream)}\r\n\r\n").encode()
 
 
 def from_headers(headers: Mapping[str, str] | None) -> Envelope:

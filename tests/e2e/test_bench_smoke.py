@@ -95,7 +95,7 @@ def test_bench_smoke_counts_match_and_nothing_fails(tmp_path: Path) -> None:
     assert {m.name for m in memory} >= {"peak RSS registry", "peak RSS assessment", "peak RSS reporting",
                                         "peak RSS notifications"}
     assert all(m.value and m.value > 0 for m in memory)
-    for key in ("js_publish_seq", "js_publish_async", "js_pull_consume", "sqlite_insert"):
+    for key in ("js_publish_seq", "js_publish_async", "js_pull_consume", "js_pull_raw", "sqlite_insert"):
         assert result.limits[key].count and result.limits[key].value
     assert result.correct
 

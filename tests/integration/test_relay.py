@@ -12,8 +12,9 @@ from antt.actor import SYSTEM
 from antt.contracts import envelope
 from antt.eventstore.persistence import create_engine
 from antt.messaging.streams import ensure_streams, stream_name
-from antt.relay.outbox import OutboxRelay
+from antt.relay.outbox import OutboxRelay, OutgoingMessage
 from antt.runtime.nats_server import NatsServer
+from antt.runtime.ports import free_port
 from services.registry.published import RegistryPublisher
 from services.registry.application import Registry
 
@@ -56,20 +57,16 @@ async def test_relay_publishes_once_per_position_and_a_lost_cursor_is_deduplicat
     engine.dispose()
 
 
-class _LosesOnePipelined:
-    """A JetStream context whose pipelined publish of one message id is rejected by the server."""
+class _LosesOnePipelined(OutboxRelay):
+    """A relay whose pipelined publish of one message id is rejected by the server."""
 
-    def __init__(self, js: nats.js.JetStreamContext, lost_id: str) -> None:
-        self.js, self.lost_id = js, lost_id
+    lost_id = ""
 
-    async def publish_async(self, subject: str, payload: bytes, **kwargs: object) -> object:
-        headers = dict(kwargs.pop("headers") or {})  # type: ignore[call-overload]
-        if headers.get(envelope.MSG_ID) == self.lost_id:
-            headers["Nats-Expected-Last-Sequence"] = "999999"  # the server refuses to store it
-        return await self.js.publish_async(subject, payload, headers=headers, **kwargs)  # type: ignore[arg-type]
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.js, name)
+    def header_block(self, message: OutgoingMessage, previous: str, stream: str) -> bytes:
+        block = super().header_block(message, previous, stream)
+        if message.envelope.id == self.lost_id:  # the server refuses to store it
+            block = block[:-2] + b"Nats-Expected-Last-Sequence: 999999\r\n\r\n"
+        return block
 
 
 async def test_a_message_lost_inside_a_pipelined_batch_never_lets_later_ones_overtake_it(
@@ -82,16 +79,62 @@ async def test_a_message_lost_inside_a_pipelined_batch_never_lets_later_ones_ove
     js = nc.jetstream()
     await ensure_streams(js)
     engine = create_engine(url)
-    # nats-py never resolves a refused async publish: a short timeout keeps the test quick.
-    relay = OutboxRelay("registry", app, RegistryPublisher(app).to_message, engine, nc, publish_timeout=0.5)
-    relay._js = _LosesOnePipelined(js, "registry:3")
+    relay = _LosesOnePipelined("registry", app, RegistryPublisher(app).to_message, engine, nc, publish_timeout=0.5)
+    relay.lost_id = "registry:3"
     # 1 and 2 are acknowledged; 3 is refused, so 4 and 5 (chained to 3) are refused too, then 3–5 go one at a time.
     assert await relay.publish_pipelined([(n.id, relay.outgoing(n)) for n in
                                           app.recorder.select_notifications(start=1, limit=10)]) == 2
-    relay._js = _LosesOnePipelined(js, "registry:3")
     assert await relay.run_once() == 5 and relay.load_position() == 5
     msgs = await read_all(js)
     assert [m.headers[envelope.MSG_ID] for m in msgs] == [f"registry:{i}" for i in range(1, 6)]
     assert [m.metadata.sequence.stream for m in msgs] == [1, 2, 3, 4, 5]
     await nc.close()
+    engine.dispose()
+
+
+async def _stored(server: NatsServer) -> list[tuple[str, dict[str, str], bytes]]:
+    nc = await nats.connect(server.url)
+    msgs = await read_all(nc.jetstream())
+    await nc.close()
+    return [(m.subject, dict(m.headers or {}), m.data) for m in msgs]
+
+
+async def test_the_pipelined_messages_are_the_ones_nats_py_would_send_from_the_header_dicts(
+        tmp_path: Path, nats_server: NatsServer) -> None:
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    app = Registry(url)
+    unit = app.register_unit("KDC-1", "Thôn Đông", "khu_dan_cu", "31", "11948", SYSTEM, household_count=120)
+    app.register_unit("KDC-2", "Tổ dân phố 3", "khu_dan_cu", "01", "00145", SYSTEM)
+    app.close_unit(unit.id, "dissolved", unit.effective_date, SYSTEM)
+    engine = create_engine(url)
+    # The relay's own encoding, into one server.
+    nc = await nats.connect(nats_server.url)
+    await ensure_streams(nc.jetstream())
+    relay = OutboxRelay("registry", app, RegistryPublisher(app).to_message, engine, nc)
+    assert await relay.run_once() == 4
+    await nc.close()
+    # nats-py's encoding of the header dicts (the pipeline as it was), into another.
+    other = NatsServer(free_port(), tmp_path / "other-store").start()
+    try:
+        nc = await nats.connect(other.url)
+        js = nc.jetstream()
+        await ensure_streams(js)
+        previous, futures = "", []
+        for n in app.recorder.select_notifications(start=1, limit=10):
+            message = relay.outgoing(n)
+            assert message is not None
+            headers = message.headers
+            if previous:
+                headers[envelope.EXPECTED_LAST_MSG_ID] = previous
+            futures.append(await js.publish_async(message.subject, message.data, headers=headers,
+                                                  stream=stream_name("registry")))
+            previous = headers[envelope.MSG_ID]
+        for future in futures:
+            await future
+        await nc.close()
+        expected = await _stored(other)
+    finally:
+        other.stop()
+    published = await _stored(nats_server)
+    assert len(published) == 4 and published == expected
     engine.dispose()
