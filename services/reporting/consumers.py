@@ -9,5 +9,6 @@ FROM_REGISTRY = ConsumerSpec(name="reporting-from-registry", source="registry",
                              projection=projections.on_registry_event, metadata=(projections.metadata,),
                              batch_projection=projections.on_registry_events)
 FROM_ASSESSMENT = ConsumerSpec(name="reporting-from-assessment", source="assessment",
-                               projection=projections.on_assessment_event, metadata=(projections.metadata,))
+                               projection=projections.on_assessment_event, metadata=(projections.metadata,),
+                               batch_projection=projections.on_assessment_events)
 CONSUMERS = (FROM_REGISTRY, FROM_ASSESSMENT)

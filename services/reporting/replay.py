@@ -7,13 +7,14 @@ machinery rebuilds the live store (drop and rebuild) and checks it for gaps.
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import hashlib
 import json
 import logging
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -22,7 +23,6 @@ from typing import Any
 import nats
 import sqlalchemy as sa
 from google.protobuf.message import DecodeError
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy.engine import Engine
 
 from antt.contracts import subjects
@@ -31,7 +31,8 @@ from antt.contracts.subjects import SubjectError
 from antt.contracts.types import UnknownEventTypeError
 from antt.errors import InvalidArgumentError
 from antt.eventstore.persistence import create_engine
-from antt.messaging.consumer import ConsumerSpec, ReceivedEvent, decode
+from antt.messaging.consumer import ConsumerSpec, Delivery, ReceivedEvent, decode, read_filtered, stream_position
+from antt.messaging.consumer import read_stream as read_stream_messages
 from antt.messaging.streams import stream_name
 from antt.messaging.tracking import metadata as tracking_metadata
 from antt.messaging.tracking import tracking
@@ -39,7 +40,6 @@ from services.reporting import projections, queries
 from services.reporting.consumers import CONSUMERS
 from services.reporting.rollup.report import Report, Scope
 
-FETCH = 500
 log = logging.getLogger(__name__)
 
 
@@ -58,30 +58,9 @@ def parse_as_of(value: str) -> datetime | None:
 
 
 async def read_stream(nc: Any, source: str) -> list[ReceivedEvent]:
-    """Every event of a source's stream from the start, through an ephemeral consumer that never acks."""
-    js = nc.jetstream()
-    last = (await js.stream_info(stream_name(source))).state.last_seq
-    events: list[ReceivedEvent] = []
-    if last == 0:
-        return events
-    sub = await js.pull_subscribe(f"{subjects.PREFIX}.{source}.v1.>", stream=stream_name(source),
-                                  config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL))
-    try:
-        seq = 0
-        while seq < last:
-            try:
-                msgs = await sub.fetch(FETCH, timeout=2)
-            except (nats.errors.TimeoutError, TimeoutError):
-                break  # the tail was deleted or filtered out: nothing more to read
-            for msg in msgs:
-                seq = msg.metadata.sequence.stream
-                try:
-                    events.append(decode(msg))
-                except (EnvelopeError, SubjectError, UnknownEventTypeError, DecodeError):
-                    log.warning("replay: %s message %d is not an event this version reads; skipped", source, seq)
-    finally:
-        await sub.unsubscribe()
-    return events
+    """Every event of a source's stream from the start (read without acks)."""
+    last = (await nc.jetstream().stream_info(stream_name(source))).state.last_seq
+    return await _read(nc, source, [f"{subjects.PREFIX}.{source}.v1.>"], None, last)
 
 
 async def read_streams(nats_url: str) -> dict[str, list[ReceivedEvent]]:
@@ -115,9 +94,15 @@ def apply_events(conn: sa.Connection, spec: ConsumerSpec, events: list[ReceivedE
 
 
 def build_store(streams: dict[str, list[ReceivedEvent]], as_of: datetime | None = None,
-                url: str = "") -> Engine:
-    """A scratch store (a new SQLite file unless `url` is given) with the read models of events recorded by `as_of`."""
-    engine = create_engine(url or f"sqlite:///{Path(tempfile.mkdtemp(prefix='antt-replay-')) / 'scratch.db'}")
+                url: str = "", memory: bool = False) -> Engine:
+    """A scratch store (a new SQLite file, or in memory, unless `url` is given) with the read models of events
+    recorded by `as_of`."""
+    if url:
+        engine = create_engine(url)
+    elif memory:
+        engine = scratch_engine()
+    else:
+        engine = create_engine(f"sqlite:///{Path(tempfile.mkdtemp(prefix='antt-replay-')) / 'scratch.db'}")
     tracking_metadata.create_all(engine, tables=[tracking])
     projections.metadata.create_all(engine)
     with engine.begin() as conn:
@@ -126,8 +111,14 @@ def build_store(streams: dict[str, list[ReceivedEvent]], as_of: datetime | None 
     return engine
 
 
+def scratch_engine() -> Engine:
+    """An in-memory SQLite database on one connection shared by every thread: a scoped replay's store lives and
+    dies with the replay, so it needs no file, journal or lock."""
+    return sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
+
+
 def discard(engine: Engine) -> None:
-    """Dispose of a scratch store made by build_store and delete its directory."""
+    """Dispose of a scratch store made by build_store and delete its directory (an in-memory one just goes)."""
     database = engine.url.database or ""
     engine.dispose()
     if database and Path(database).parent.name.startswith("antt-replay-"):
@@ -148,44 +139,25 @@ AREA_EVENTS = ("AreaCreated", "AreaRenamed", "AreaReparented", "AreaAbolished", 
                "AreaAbsorbed")
 
 
-async def _stream(js: Any, source: str, subject: str, last: int,
-                  as_of: datetime | None) -> AsyncIterator[tuple[int, ReceivedEvent]]:
-    """(sequence, event) for the events on `subject` up to sequence `last` recorded by `as_of`, as they arrive."""
-    sub = await js.pull_subscribe(subject, stream=stream_name(source),
-                                  config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL))
-    try:
-        # The consumer's pending count says when the filtered subject is drained (no waiting for a timeout).
-        pending = (await sub.consumer_info()).num_pending
-        seq = 0
-        while pending > 0 and seq < last:
-            try:
-                msgs = await sub.fetch(min(FETCH, pending), timeout=2)
-            except (nats.errors.TimeoutError, TimeoutError):
-                break  # the tail was deleted: nothing more to read
-            for msg in msgs:
-                pending = msg.metadata.num_pending
-                seq = msg.metadata.sequence.stream
-                if seq > last:
-                    break  # published after the replay started: not part of it
-                try:
-                    event = decode(msg)
-                except (EnvelopeError, SubjectError, UnknownEventTypeError, DecodeError):
-                    log.warning("replay: %s message %d is not an event this version reads; skipped", source, seq)
-                    continue
-                if recorded_by(event, as_of):
-                    yield seq, event
-    finally:
-        await sub.unsubscribe()
+def _decoded(source: str, msgs: list[Delivery], as_of: datetime | None) -> list[ReceivedEvent]:
+    """The events of delivered messages recorded by `as_of`; a message this version cannot read is skipped."""
+    events: list[ReceivedEvent] = []
+    for msg in msgs:
+        try:
+            event = decode(msg)
+        except (EnvelopeError, SubjectError, UnknownEventTypeError, DecodeError):
+            log.warning("replay: %s message %d is not an event this version reads; skipped", source,
+                        stream_position(msg)[0])
+            continue
+        if recorded_by(event, as_of):
+            events.append(event)
+    return events
 
 
-async def _read(js: Any, source: str, filters: list[str], as_of: datetime | None,
+async def _read(nc: Any, source: str, filters: list[str], as_of: datetime | None,
                 last: int) -> list[ReceivedEvent]:
-    """The events of a source on any of `filters` (disjoint), in stream order."""
-    found: list[tuple[int, ReceivedEvent]] = []
-    for subject in filters:  # nats-server 2.9 has one filter per consumer
-        found.extend([item async for item in _stream(js, source, subject, last, as_of)])
-    found.sort(key=lambda item: item[0])
-    return [e for _, e in found]
+    """The events of a source on any of `filters`, up to sequence `last`, in stream order."""
+    return _decoded(source, await read_filtered(nc, stream_name(source), filters, last), as_of)
 
 
 def provinces_needed(scope: Scope, area_events: list[ReceivedEvent],
@@ -242,43 +214,56 @@ def provinces_needed(scope: Scope, area_events: list[ReceivedEvent],
     return needed
 
 
-async def scoped_events(js: Any, scope: Scope, as_of: datetime | None,
+async def _read_provinces(nc: Any, provinces: set[str], as_of: datetime | None,
+                          last: dict[str, int]) -> dict[str, list[ReceivedEvent]]:
+    """Every source's events of `provinces` (and, with "_", the no-area ones), each source in stream order."""
+    reads = [_read(nc, source, [subjects.filter_for(source, "*", p) for p in sorted(provinces)], as_of, n)
+             for source, n in last.items()]
+    return dict(zip(last, await asyncio.gather(*reads), strict=True))
+
+
+async def scoped_events(nc: Any, scope: Scope, as_of: datetime | None,
                         last: dict[str, int]) -> dict[str, list[ReceivedEvent]] | None:
     """The events a province or commune report needs, recorded by `as_of`: the area events, and the events
     of the provinces it depends on (with the no-area ones); None when it needs every event."""
     if scope.kind == "national":
         return None
-    areas = await _read(js, "registry", [subjects.filter_for("registry", t) for t in AREA_EVENTS], as_of,
-                        last["registry"])
-    moves = await _read(js, "registry", [subjects.filter_for("registry", "UnitMoved")], as_of, last["registry"])
-    needed = provinces_needed(scope, areas, moves)
-    if needed is None:
-        return None
-    out: dict[str, list[ReceivedEvent]] = {}
-    for source, n in last.items():
-        # events with no area ("_") are national facts (and the national/district areas): always read
-        filters = [subjects.filter_for(source, "*", p) for p in [*sorted(needed), subjects.NO_AREA]]
-        out[source] = await _read(js, source, filters, as_of, n)
-    # every area event once, in stream order (the needed provinces' own area events were read twice)
-    merged = {e.envelope.position: e for e in areas + out["registry"]}
-    out["registry"] = [merged[k] for k in sorted(merged)]
+    # events with no area ("_") are national facts (and the national/district areas): always read. A province
+    # usually depends on itself alone: its events are read while the area events say whether it does.
+    guess = {scope.code, subjects.NO_AREA} if scope.kind == "province" else set()
+    early = asyncio.ensure_future(_read_provinces(nc, guess, as_of, last)) if guess else None
+    try:
+        found = await _read(nc, "registry", [subjects.filter_for("registry", t) for t in (*AREA_EVENTS, "UnitMoved")],
+                            as_of, last["registry"])
+        moves = [e for e in found if e.event_type == "UnitMoved"]
+        needed = provinces_needed(scope, [e for e in found if e.event_type != "UnitMoved"], moves)
+        if needed is None:
+            return None
+        out = await early if early is not None else {source: [] for source in last}
+    finally:
+        if early is not None and not early.done():
+            early.cancel()
+            with contextlib.suppress(BaseException):
+                await early
+    more = ({*needed, subjects.NO_AREA} - guess)
+    if more:  # provinces linked by moves or area successions: their events too, merged in stream order
+        extra = await _read_provinces(nc, more, as_of, last)
+        out = {source: sorted(out[source] + extra[source], key=lambda e: e.envelope.position) for source in last}
+    # The area events applied are those read with the provinces (and the no-area ones): an area of another
+    # province never names, contains or succeeds a place of the scope, or provinces_needed would have
+    # taken that province in (the whole reference tree was ≈ 3,400 area events applied one by one).
     return out
 
 
-async def _stream_all(js: Any, engine: Engine, as_of: datetime | None, last: dict[str, int]) -> dict[str, int]:
-    """Apply every event recorded by `as_of` into the scratch store as it arrives (a chunk per transaction)."""
+async def _stream_all(nc: Any, engine: Engine, as_of: datetime | None, last: dict[str, int]) -> dict[str, int]:
+    """Apply every event recorded by `as_of` into the scratch store as it arrives (a pull batch per transaction)."""
     counts: dict[str, int] = {}
     for spec in CONSUMERS:
-        chunk: list[ReceivedEvent] = []
         seen: set[int] = set()
         counts[spec.source] = 0
-        async for _, event in _stream(js, spec.source, f"{subjects.PREFIX}.{spec.source}.v1.>", last[spec.source],
-                                      as_of):
-            chunk.append(event)
-            if len(chunk) >= FETCH:
-                counts[spec.source] += _apply_chunk(engine, spec, chunk, seen)
-                chunk = []
-        counts[spec.source] += _apply_chunk(engine, spec, chunk, seen)
+        async for msgs in read_stream_messages(nc, stream_name(spec.source), [f"{subjects.PREFIX}.{spec.source}.v1.>"],
+                                               last[spec.source]):
+            counts[spec.source] += _apply_chunk(engine, spec, _decoded(spec.source, msgs, as_of), seen)
     return counts
 
 
@@ -311,15 +296,17 @@ async def replay(nats_url: str, year: int, scope: str, as_of: str = "", boundary
     """
     limit = parse_as_of(as_of)
     parsed = Scope.parse(scope)
-    engine = build_store({})
+    engine: Engine | None = None
     try:
         nc = await nats.connect(nats_url.split(","))
         try:
             js = nc.jetstream()
             last = {s.source: (await js.stream_info(stream_name(s.source))).state.last_seq for s in CONSUMERS}
-            streams = await scoped_events(js, parsed, limit, last)
+            streams = await scoped_events(nc, parsed, limit, last)
+            # A scope's read models fit in memory; the whole country's go to a file (peak RSS).
+            engine = build_store({}, memory=streams is not None)
             if streams is None:
-                counts = await _stream_all(js, engine, limit, last)
+                counts = await _stream_all(nc, engine, limit, last)
             else:
                 counts = {spec.source: _apply_chunk(engine, spec, streams.get(spec.source, []), set())
                           for spec in CONSUMERS}
@@ -330,7 +317,8 @@ async def replay(nats_url: str, year: int, scope: str, as_of: str = "", boundary
         with engine.connect() as conn:
             report = queries.report(conn, year, scope, boundary, day, target_files)
     finally:
-        discard(engine)
+        if engine is not None:
+            discard(engine)
     return Replay(report, report.digest(), counts)
 
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from antt.events.v1 import assessment_pb2 as apb
 from antt.events.v1 import registry_pb2 as rpb
 from antt.messaging.consumer import ConsumerSpec, ReceivedEvent
 from services.assessment import consumers as assessment_consumers
@@ -143,3 +144,66 @@ def test_batch_sees_the_counts_of_earlier_batches() -> None:
             reporting_consumers.FROM_REGISTRY.batch_projection(conn, chunk)
     with engine.connect() as conn:
         assert reporting.unit_counts(conn) == [("01", 3), ("79", 1)]
+
+
+CASE_KINDS = ("registered", "decided", "revoked", "closed", "classified", "reclassified", "self_assessed")
+# (kind, unit index, year offset, flag)
+case_steps = st.lists(st.tuples(st.sampled_from(CASE_KINDS), st.integers(0, len(UNITS) - 1), st.integers(0, 1),
+                                st.booleans()), max_size=40)
+
+
+def build_cases(plan: list[tuple[str, int, int, bool]]) -> list[ReceivedEvent]:
+    """Assessment events of the plan; a reclassification only follows a classification of its (unit, year)."""
+    stream, classified = Stream("assessment"), set[tuple[int, int]]()
+    for n, (kind, u, dy, flag) in enumerate(plan):
+        m = meta(aggregate=f"case-{u}-{dy}")
+        m.effective_date = "" if n % 5 == 0 else f"2025-0{1 + n % 9}-1{n % 10}"  # "": the recorded date is used
+        decided_on = "" if n % 3 == 0 else f"2025-1{n % 3}-0{1 + n % 9}"
+        head = dict(meta=m, unit_id=UNITS[u], unit_code=f"U-{u}", unit_type="xa", year=2025 + dy,
+                    province_code="01", commune_code="00004")
+        if kind == "registered":
+            payload: object = apb.CaseRegistered(**head, late=flag)
+        elif kind == "decided":
+            payload = apb.CaseDecided(**head, recognised=flag, decision_date=decided_on, late=not flag,
+                                      decision_number=f"QĐ {n}")
+        elif kind == "revoked":
+            payload = apb.RecognitionRevoked(**head, reason="vi phạm", decision_date=decided_on)
+        elif kind == "closed":
+            payload = apb.CaseClosed(**head)
+        elif kind == "classified":
+            classified.add((u, dy))
+            payload = apb.ClassificationDecided(**head, level="kha" if flag else "xuat_sac", points=50.0 + n,
+                                                decision_date=decided_on, late=flag)
+        elif kind == "reclassified":
+            if (u, dy) not in classified:
+                continue
+            payload = apb.Reclassified(**head, level="trung_binh" if flag else "yeu", previous_level="kha",
+                                       points=40.0 + n, decision_date=decided_on)
+        else:  # an assessment event the read model ignores
+            payload = apb.CaseSubmitted(**head)
+        stream.add(payload, "01", "00004")  # type: ignore[arg-type]
+    return stream.events
+
+
+@SETTINGS
+@given(plan=case_steps, cuts=st.lists(st.integers(0, 40), max_size=5))
+def test_reporting_case_batch_equals_per_event(plan: list[tuple[str, int, int, bool]], cuts: list[int]) -> None:
+    events = build_cases(plan)
+    one, many = per_event_and_batched(reporting_consumers.FROM_ASSESSMENT, reporting.metadata, events, cuts,
+                                      reporting.metadata.create_all)
+    assert one == many
+
+
+def test_case_batch_fails_on_a_reclassification_without_classification_as_per_event_does() -> None:
+    """The consumer then applies the batch message by message, and only that message fails."""
+    events = build_cases([("registered", 0, 0, True)])
+    orphan = Stream("assessment").add(apb.Reclassified(meta=meta(aggregate="case-1"), unit_id=UNITS[1], year=2025,
+                                                       level="kha", previous_level="yeu", points=70),
+                                      "01", "00004")
+    for apply in (lambda conn: reporting.on_assessment_event(conn, orphan),
+                  lambda conn: reporting.on_assessment_events(conn, [*events, orphan])):
+        engine = sa.create_engine("sqlite://")
+        reporting.metadata.create_all(engine)
+        with pytest.raises(Exception):
+            with engine.begin() as conn:
+                apply(conn)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from antt.messaging.consumer import ReceivedEvent
-from services.reporting.projections import areas, cases, province_counts
+from antt.eventstore.persistence import create_tables, write_transaction
+from services.reporting.projections import areas, cases, lives, province_counts
 from services.reporting.projections import units as unit_history
 from services.reporting.projections.province_counts import province_unit_counts, unit_counts, units
 from services.reporting.projections.schema import metadata
 
-__all__ = ["metadata", "units", "province_unit_counts", "unit_counts", "on_registry_event",
-           "on_registry_events", "on_assessment_event", "areas", "cases", "unit_history", "province_counts"]
+__all__ = ["metadata", "units", "province_unit_counts", "unit_counts", "on_registry_event", "on_registry_events",
+           "on_assessment_event", "on_assessment_events", "areas", "cases", "lives", "unit_history", "province_counts",
+           "prepare"]
 
 
 def on_registry_event(conn: sa.Connection, event: ReceivedEvent) -> None:
@@ -37,3 +39,15 @@ def on_registry_events(conn: sa.Connection, events: list[ReceivedEvent]) -> None
 def on_assessment_event(conn: sa.Connection, event: ReceivedEvent) -> None:
     """Apply an assessment event to the case and classification read model."""
     cases.apply(conn, event)
+
+
+def on_assessment_events(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
+    """`on_assessment_event` for a fetched batch: each (unit, year) row read and written once."""
+    cases.apply_batch(conn, events)
+
+
+def prepare(engine: sa.Engine) -> None:
+    """Create the read models, and build the lives of a store kept from before they existed from its history."""
+    create_tables(engine, metadata)
+    with write_transaction(engine) as conn:
+        lives.backfill(conn, unit_history.unit_history)

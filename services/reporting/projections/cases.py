@@ -5,6 +5,7 @@ Timeliness is the assessment's own `late` flag: it applied the deadline in force
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -74,3 +75,82 @@ def apply(conn: sa.Connection, event: ReceivedEvent) -> None:
         # A reclassification keeps the original decision's timeliness; it changes the level and points.
         _upsert(conn, classifications, p, level=p.level, points=p.points,
                 reclassifications=classifications.c.reclassifications + 1)
+
+
+class OrphanReclassificationError(LookupError):
+    """A reclassification of a (unit, year) with no classification: the per-event path fails on it too."""
+
+
+def _changes(p: Any) -> tuple[sa.Table, dict[str, Any]] | None:
+    """The table an event changes and the values it sets (a reclassification's count is added on apply)."""
+    on = effective_or_recorded(getattr(p, "meta", None))
+    if isinstance(p, events_pb.CaseRegistered):
+        return cases, dict(registered_on=on, registered_late=p.late)
+    if isinstance(p, events_pb.CaseDecided):
+        return cases, dict(recognised=p.recognised, decision_date=iso_date(p.decision_date) or on,
+                           decided_late=p.late, revoked_on=None)
+    if isinstance(p, events_pb.RecognitionRevoked):
+        return cases, dict(revoked_on=iso_date(p.decision_date) or on)
+    if isinstance(p, events_pb.CaseClosed):
+        return cases, dict(closed_on=on)
+    if isinstance(p, events_pb.ClassificationDecided):
+        return classifications, dict(level=p.level, points=p.points, decided_on=iso_date(p.decision_date) or on,
+                                     late=p.late, reclassifications=0)
+    if isinstance(p, events_pb.Reclassified):
+        return classifications, dict(level=p.level, points=p.points)
+    return None
+
+
+# A row first made by a case event: the columns it does not set take these (the table's defaults).
+_NEW_CASE = dict(registered_on=None, registered_late=False, recognised=None, decision_date=None, decided_late=False,
+                 revoked_on=None, closed_on=None)
+_KEY_BATCH = 450  # (unit, year) keys per read: two bound values each, under SQLite's oldest parameter limit
+_FULL_UPDATES = {t.name: t.update().where(sa.and_(t.c.unit_id == sa.bindparam("target_unit_id"),
+                                                  t.c.year == sa.bindparam("target_year")))
+                 .values({c.name: sa.bindparam(c.name) for c in t.columns if c.name not in ("unit_id", "year")})
+                 for t in (cases, classifications)}
+
+
+def _stored(conn: sa.Connection, table: sa.Table, keys: list[tuple[str, int]]) -> Iterator[dict[str, Any]]:
+    for start in range(0, len(keys), _KEY_BATCH):
+        chunk = keys[start:start + _KEY_BATCH]
+        where = sa.tuple_(table.c.unit_id, table.c.year).in_(chunk)
+        for r in conn.execute(sa.select(table).where(where)):
+            yield dict(r._mapping)
+
+
+def apply_batch(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
+    """`apply` for a batch: each (unit, year) row read once, folded through the batch's events in order, and
+    written back with one multi-row update and one multi-row insert per table."""
+    changed: dict[str, dict[tuple[str, int], list[tuple[Any, dict[str, Any]]]]] = {cases.name: {},
+                                                                                  classifications.name: {}}
+    for event in events:
+        found = _changes(event.payload)
+        if found is not None:
+            table, values = found
+            changed[table.name].setdefault((event.payload.unit_id, int(event.payload.year)), []).append(
+                (event.payload, values))
+    for table in (cases, classifications):
+        by_key = changed[table.name]
+        if not by_key:
+            continue
+        rows = {(r["unit_id"], int(r["year"])): r for r in _stored(conn, table, sorted(by_key))}
+        known = set(rows)
+        for key, steps in by_key.items():
+            for p, values in steps:
+                row = rows.get(key)
+                if row is None:
+                    if table is classifications and isinstance(p, events_pb.Reclassified):
+                        raise OrphanReclassificationError(f"reclassified without a classification: {key}")
+                    row = rows[key] = {"unit_id": key[0], "year": key[1], **(_NEW_CASE if table is cases else {})}
+                row.update(values)
+                if isinstance(p, events_pb.Reclassified):
+                    row["reclassifications"] += 1
+        updates = [{"target_unit_id": k[0], "target_year": k[1],
+                    **{c: v for c, v in rows[k].items() if c not in ("unit_id", "year")}}
+                   for k in sorted(by_key) if k in known]
+        inserts = [rows[k] for k in sorted(by_key) if k not in known]
+        if updates:
+            conn.execute(_FULL_UPDATES[table.name], updates)
+        if inserts:
+            conn.execute(table.insert(), inserts)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from antt.events.v1 import registry_pb2 as events_pb
 from antt.messaging.consumer import ReceivedEvent
+from services.reporting.projections import lives
 from services.reporting.projections.schema import effective_or_recorded, metadata
 
 unit_history = sa.Table(
@@ -56,14 +57,17 @@ def _history_row(event: ReceivedEvent) -> dict[str, Any] | None:
 
 
 def apply(conn: sa.Connection, event: ReceivedEvent) -> None:
-    """Record a unit event as one history row."""
+    """Record a unit event as one history row, and fold it into the unit's life."""
     row = _history_row(event)
     if row is not None:
         conn.execute(_INSERT, row)
+        lives.apply_rows(conn, [row])
 
 
 def apply_batch(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
-    """`apply` for a batch: the history rows in one multi-row insert (rows are independent of each other)."""
+    """`apply` for a batch: the history rows in one multi-row insert (rows are independent of each other), and
+    the lives they touch read and written once each."""
     rows = [row for row in map(_history_row, events) if row is not None]
     if rows:
         conn.execute(_INSERT, rows)
+        lives.apply_rows(conn, rows)

@@ -33,11 +33,20 @@ class Figures:
 
     def add(self, other: Figures) -> None:
         """Add another area's counts to these."""
-        for name in ("in_scope", "registered", "registered_on_time", "decided", "decided_on_time", "recognised",
-                     "not_recognised", "revoked", "classified", "classified_on_time"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        # spelt out: a rollup adds one group per place and type, and getattr/setattr by name cost most of it
+        self.in_scope += other.in_scope
+        self.registered += other.registered
+        self.registered_on_time += other.registered_on_time
+        self.decided += other.decided
+        self.decided_on_time += other.decided_on_time
+        self.recognised += other.recognised
+        self.not_recognised += other.not_recognised
+        self.revoked += other.revoked
+        self.classified += other.classified
+        self.classified_on_time += other.classified_on_time
+        levels = self.levels
         for level, n in other.levels.items():
-            self.levels[level] = self.levels.get(level, 0) + n
+            levels[level] = levels.get(level, 0) + n
 
     def times(self, n: int) -> Figures:
         """These counts for n units alike (one unit's figures times n)."""

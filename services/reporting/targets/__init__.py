@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,10 +62,18 @@ def _threshold(raw: Mapping[str, Any], what: str) -> Threshold:
     return Threshold(str(raw["op"]), float(raw["pct"]))
 
 
+_PARSED: dict[tuple[tuple[str, int, int], ...], list[dict[str, Any]]] = {}
+
+
 def load_files(directory: Path = DIRECTORY) -> list[dict[str, Any]]:
     """The parsed YAML files of a directory, national.yaml first, then by name."""
     files = sorted(directory.glob("*.yaml"), key=lambda p: (p.name != "national.yaml", p.name))
-    return [yaml.safe_load(p.read_text(encoding="utf-8")) or {} for p in files]
+    # Parsed again only when a file changes (name, mtime, size): parsing cost a few ms of every rollup.
+    stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    if stamp not in _PARSED:
+        _PARSED.clear()
+        _PARSED[stamp] = [yaml.safe_load(p.read_text(encoding="utf-8")) or {} for p in files]
+    return copy.deepcopy(_PARSED[stamp])
 
 
 def _scope_applies(scope: str, province: str, commune: str) -> int | None:
