@@ -130,6 +130,9 @@ def _driver_sql(paramstyle: str) -> tuple[str, str]:
 
 def backfill(conn: sa.Connection, history: sa.Table) -> int:
     """Build every life from the history (a store made before this read model existed): lives written."""
+    if conn.dialect.name == "postgresql":
+        # replicas starting together would both find the table empty; the second waits here, then sees the rows
+        conn.execute(sa.text(f"LOCK TABLE {unit_lives.name} IN SHARE ROW EXCLUSIVE MODE"))
     if conn.execute(sa.select(unit_lives.c.unit_id).limit(1)).first() is not None:
         return 0
     rows = [dict(r._mapping) for r in conn.execute(sa.select(history).order_by(history.c.unit_id, history.c.version))]

@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from antt.eventstore.persistence import sqlalchemy_url
+from antt.testing import postgres
 from services.reporting import projections
 from services.reporting.consumers import FROM_REGISTRY
 from services.reporting.projections import lives
 from services.reporting.projections.units import unit_history
+from tests.conftest import postgres_server_url
 from tests.unit.test_batch_projections import build, steps
 
 pytestmark = pytest.mark.unit
@@ -91,3 +96,41 @@ def test_lives_equal_the_aggregation_of_the_history(plan: list[tuple[str, int, i
         conn.execute(lives.unit_lives.delete())
         lives.backfill(conn, unit_history)
         assert sorted(tuple(r) for r in conn.execute(sa.select(lives.unit_lives))) == expected
+
+
+@pytest.mark.postgres
+def test_two_replicas_backfilling_together_on_postgresql_write_each_life_once() -> None:
+    # replica A backfills and has not committed yet; replica B starts meanwhile and must wait, then find the rows
+    plan = [("registered", u, u % 3, True) for u in range(4)]
+    with postgres.temporary_databases(postgres_server_url()) as (url,):
+        engine = sa.create_engine(sqlalchemy_url(url))
+        try:
+            projections.metadata.create_all(engine)
+            with engine.begin() as conn:
+                for event in build(plan, reregister=False):
+                    FROM_REGISTRY.projection(conn, event)
+                conn.execute(lives.unit_lives.delete())
+            outcome: list[object] = []
+            with engine.connect() as first:
+                first.begin()
+                assert lives.backfill(first, unit_history) == 4
+                other = threading.Thread(target=lambda: outcome.append(_prepare_or_error(engine)))
+                other.start()
+                other.join(timeout=1.0)
+                assert other.is_alive()  # waiting for the first backfill's lock
+                first.commit()
+            other.join(timeout=30)
+            assert outcome == [None]
+            with engine.connect() as conn:
+                assert conn.execute(sa.select(sa.func.count()).select_from(lives.unit_lives)).scalar_one() == 4
+        finally:
+            engine.dispose()
+
+
+def _prepare_or_error(engine: sa.Engine) -> Exception | None:
+    """Start a replica's reporting store: None, or the error it failed with."""
+    try:
+        projections.prepare(engine)
+    except Exception as exc:  # noqa: BLE001 - the test asserts there is none
+        return exc
+    return None
