@@ -1,8 +1,9 @@
 """Read model: one row per unit summarising its history as a "then" rollup needs it (kept with the history).
 
 A unit's life is *simple* when its history starts with its one registration and has no move, no closing and one
-eligibility throughout (one value, or every eligibility effective by the opening; see `rollup/fast.py`). The row holds the aggregates that decide it (counts, first and
-registration versions, the eligibilities seen), so that a history row updates it without reading the history:
+eligibility throughout (one value, or every eligibility effective by the opening; see `rollup/fast.py`). The
+row holds the aggregates that decide it (counts, first and registration versions, the eligibilities seen), so
+that a history row updates it without reading the history:
 the history is insert-only, and counts, minimums, maximums and "seen" flags fold one row at a time.
 """
 
