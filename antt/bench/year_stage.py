@@ -140,18 +140,26 @@ def _item_errors(y: _Year, what: str, units: list[Any], reply: pb.CaseResults) -
     return ok
 
 
+async def _list_call(y: _Year, method: str, request: Any, where: str) -> Any:
+    """One call of a list command, timed into the year's latencies; None (and an error noted) when it fails."""
+    t0 = time.perf_counter()
+    try:
+        reply = await getattr(y.stub, method)(request, timeout=300)
+    except grpc.aio.AioRpcError as exc:
+        y.errors.append(f"{method} {where}: {exc.code().name} {exc.details()}")
+        return None
+    y.latencies[method].append(time.perf_counter() - t0)
+    return reply
+
+
 async def _register(y: _Year, units: list[Any]) -> None:
     async def call(part: list[Any]) -> None:
         request = pb.RegisterCasesRequest(registrations=[pb.CaseRegistration(
             unit_id=u.unit_id, year=YEAR, dossier=[_evidence("REG-FORM", u.code)], effective_date=f"{YEAR}-01-15")
             for u in part], actor=_operator(part[0].commune_code))
-        t0 = time.perf_counter()
-        try:
-            reply = await y.stub.RegisterCases(request, timeout=300)
-        except grpc.aio.AioRpcError as exc:
-            y.errors.append(f"RegisterCases {part[0].commune_code}: {exc.code().name} {exc.details()}")
+        reply = await _list_call(y, "RegisterCases", request, part[0].commune_code)
+        if reply is None:
             return
-        y.latencies["RegisterCases"].append(time.perf_counter() - t0)
         for u, case in _item_errors(y, "RegisterCases", part, reply):
             y.case_ids[u.code] = case.case_id
     await _in_parallel(_by_commune(units, REGISTRATION_CHUNK), call, BATCH_CALLS)
@@ -231,13 +239,9 @@ async def _appraise(y: _Year, units: list[Any]) -> None:
         request = pb.AppraiseCasesRequest(appraisals=[pb.CaseAppraisal(
             case_id=y.case_ids[u.code], effective_date=f"{YEAR}-10-20") for u in part],
             actor=_operator(part[0].commune_code))
-        t0 = time.perf_counter()
-        try:
-            reply = await y.stub.AppraiseCases(request, timeout=300)
-        except grpc.aio.AioRpcError as exc:
-            y.errors.append(f"AppraiseCases {part[0].commune_code}: {exc.code().name} {exc.details()}")
+        reply = await _list_call(y, "AppraiseCases", request, part[0].commune_code)
+        if reply is None:
             return
-        y.latencies["AppraiseCases"].append(time.perf_counter() - t0)
         y.appraised.extend(_item_errors(y, "AppraiseCases", part, reply))
     await _in_parallel(_by_commune(units, APPRAISAL_CHUNK), call, BATCH_CALLS)
 
@@ -260,13 +264,9 @@ async def _decide(y: _Year, appraised: list[tuple[Any, pb.Case]], tag: str = "")
                                                       area_code=area))
         request = pb.DecideCasesRequest(cases=[pb.CaseOutcome(case_id=c.case_id, recognised=True) for c in chunk],
                                         decision=decision, actor=_operator(chunk[0].commune_code))
-        t0 = time.perf_counter()
-        try:
-            reply = await y.stub.DecideCases(request, timeout=300)
-        except grpc.aio.AioRpcError as exc:
-            y.errors.append(f"DecideCases {tier} {area} ({len(chunk)} cases): {exc.code().name} {exc.details()}")
+        reply = await _list_call(y, "DecideCases", request, f"{tier} {area} ({len(chunk)} cases)")
+        if reply is None:
             return
-        y.latencies["DecideCases"].append(time.perf_counter() - t0)
         decided += sum(1 for c in reply.cases if c.state == "cong_nhan")
     await _in_parallel([[c] for c in chunks], call, BATCH_CALLS)
     return decided

@@ -39,6 +39,17 @@ def _require_items(items: list[Any], field: str) -> None:
         raise InvalidArgumentError("Danh sách rỗng", "the list is empty", field=field)
 
 
+def _parsed(entries: Iterable[Any], parse: Callable[[int, Any], T]) -> list[T | DomainError]:
+    """Each entry parsed, or the error refusing it (answered for that item alone)."""
+    out: list[T | DomainError] = []
+    for n, entry in enumerate(entries):
+        try:
+            out.append(parse(n, entry))
+        except DomainError as refused:
+            out.append(refused)
+    return out
+
+
 def _case_results(results: Iterable[AssessmentCase | DomainError]) -> pb.CaseResults:
     """One CaseResult per item: the case as the single command answers it, or the error it would raise."""
     reply = pb.CaseResults()
@@ -159,47 +170,47 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
     @map_domain_errors
     async def RegisterCases(self, request: pb.RegisterCasesRequest, context: grpc.aio.ServicerContext
                             ) -> pb.CaseResults:
-        items: list[Registration | DomainError] = []
         seen: set[tuple[str, int]] = set()
-        for n, r in enumerate(request.registrations):
+        for r in request.registrations:
             if (r.unit_id, r.year) in seen:
                 raise InvalidArgumentError(f"Đơn vị {r.unit_id} được đăng ký hai lần cho năm {r.year}",
                                            f"unit {r.unit_id} is registered twice for {r.year}",
                                            field="registrations")
             seen.add((r.unit_id, r.year))
-            try:
-                items.append(Registration(cv.parse_uuid(r.unit_id, f"registrations[{n}].unit_id"),
-                                          cv.parse_year(r.year, f"registrations[{n}].year"),
-                                          cv.evidence_from_pb(r.dossier),
-                                          cv.parse_date(r.effective_date, f"registrations[{n}].effective_date")))
-            except DomainError as refused:
-                items.append(refused)
-        _require_items(items, "registrations")
-        valid = [i for i in items if isinstance(i, Registration)]
-        done = iter(await self._run(self.app.register_cases, valid, request_actor(request)))
-        return _case_results(next(done) if isinstance(i, Registration) else i for i in items)
+
+        def parse(n: int, r: pb.CaseRegistration) -> Registration:
+            return Registration(cv.parse_uuid(r.unit_id, f"registrations[{n}].unit_id"),
+                                cv.parse_year(r.year, f"registrations[{n}].year"), cv.evidence_from_pb(r.dossier),
+                                cv.parse_date(r.effective_date, f"registrations[{n}].effective_date"))
+
+        return await self._per_item(_parsed(request.registrations, parse), "registrations",
+                                    self.app.register_cases, request)
 
     @requires(j.APPRAISE_CASES)
     @map_domain_errors
     async def AppraiseCases(self, request: pb.AppraiseCasesRequest, context: grpc.aio.ServicerContext
                             ) -> pb.CaseResults:
-        items: list[Appraisal | DomainError] = []
         seen: set[str] = set()
-        for n, a in enumerate(request.appraisals):
+        for a in request.appraisals:
             if a.case_id in seen:
                 raise InvalidArgumentError(f"Hồ sơ {a.case_id} được nêu hai lần", f"case {a.case_id} is named twice",
                                            field="appraisals")
             seen.add(a.case_id)
-            try:
-                items.append(Appraisal(cv.parse_uuid(a.case_id, f"appraisals[{n}].case_id"),
-                                       tuple(cv.findings_from_pb(a.findings)), a.return_reason,
-                                       cv.parse_date(a.effective_date, f"appraisals[{n}].effective_date")))
-            except DomainError as refused:
-                items.append(refused)
-        _require_items(items, "appraisals")
-        valid = [i for i in items if isinstance(i, Appraisal)]
-        done = iter(await self._run(self.app.appraise_cases, valid, request_actor(request)))
-        return _case_results(next(done) if isinstance(i, Appraisal) else i for i in items)
+
+        def parse(n: int, a: pb.CaseAppraisal) -> Appraisal:
+            return Appraisal(cv.parse_uuid(a.case_id, f"appraisals[{n}].case_id"),
+                             tuple(cv.findings_from_pb(a.findings)), a.return_reason,
+                             cv.parse_date(a.effective_date, f"appraisals[{n}].effective_date"))
+
+        return await self._per_item(_parsed(request.appraisals, parse), "appraisals", self.app.appraise_cases, request)
+
+    async def _per_item(self, items: list[Any], field: str, command: Callable[..., list[AssessmentCase]],
+                        request: Any) -> pb.CaseResults:
+        """Run a list command on the items that parsed; answer one result per item, in the request's order."""
+        _require_items(items, field)
+        valid = [i for i in items if not isinstance(i, DomainError)]
+        done = iter(await self._run(command, valid, request_actor(request)))
+        return _case_results(i if isinstance(i, DomainError) else next(done) for i in items)
 
     @requires(j.CASE_WRITE)
     @map_domain_errors
