@@ -28,15 +28,16 @@ def area_pb(a: AreaFigures) -> pb.AreaFigures:
                           by_type={t: figures_pb(f) for t, f in a.by_type.items()})
 
 
-def rollup_pb(r: Report) -> pb.Rollup:
-    """The whole report, with its digest."""
+def rollup_pb(r: Report, digest: str = "", with_awards: bool = True) -> pb.Rollup:
+    """The whole report, with its digest (`digest` when already computed); without the award lines if asked."""
     return pb.Rollup(
         year=r.year, scope=str(r.scope), boundary=r.boundary.value, area=area_pb(r.area),
         sub_areas=[area_pb(s) for s in r.sub_areas], recognition_target=r.targets.recognition.label(),
         kha_or_above_target=r.targets.kha_or_above.label(), meets_recognition_target=r.meets_recognition_target,
         meets_classification_target=r.meets_classification_target,
         near_threshold=[pb.NearThreshold(**n) for n in r.near_threshold],
-        award_eligible=[pb.AwardEligibleUnit(**a) for a in r.award_eligible], digest=r.digest())
+        award_eligible=[pb.AwardEligibleUnit(**a) for a in r.award_eligible] if with_awards else [],
+        digest=digest or r.digest())
 
 
 def filename(r: Report, fmt: str) -> str:

@@ -61,7 +61,10 @@ def _counted(conn: sa.Connection, joined: sa.FromClause, counted_here: list[sa.C
         groups[tuple(row[:3])] = Figures(in_scope, registered, registered_on_time, decided_n, decided_on_time,
                                          recognised_n, not_recognised, revoked, classified_n, classified_on_time,
                                          {level: int(n) for level, n in zip(LEVELS, row[13:])})
-    # levels outside the known ones (none in practice) are counted under their own name, as case_figures does
+    # levels outside the known ones (none in practice) are counted under their own name, as case_figures does;
+    # a group has some only when it has more classified units than known levels (another scan of the scope else)
+    if all(f.classified == sum(f.levels.values()) for f in groups.values()):
+        return [Counted(p, c_, t, f) for (p, c_, t), f in groups.items()]
     for *key, level, n in conn.execute(sa.select(*place, cl.c.level, sa.func.count()).select_from(joined)
                                        .where(*counted_here, classified, cl.c.level.not_in(LEVELS))
                                        .group_by(*place, cl.c.level)):
