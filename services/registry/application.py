@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -23,7 +24,7 @@ from services.registry.domain.errors import (InvalidUnitFieldError, UnitAlreadyR
                                              UnknownAreaError, area_not_in_force, unit_closed)
 from services.registry.domain.facts import EligibilityFacts, SchoolLevel, SizeClass
 from services.registry.domain.unit import (CODE_MAX, NAME_MAX, ClosureReason, Unit, UnitType, clean_text,
-                                           parse_unit_type)
+                                           parse_unit_type, registration_events)
 from services.registry.unit_queries import UnitQueries
 
 
@@ -57,6 +58,38 @@ class Registry(AreaCommands, UnitQueries, ServiceApplication):
                  facts: EligibilityFacts | None = None, histories: Histories | None = None,
                  household_count: int | None = None, tax_code: str | None = None) -> Unit:
         """Validate and build a Unit without saving it (bulk loads save many at once, with one `histories`)."""
+        code, name, kind, effective = self._checked_registration(code, name, unit_type, province_code, commune_code,
+                                                                 effective_date, histories, household_count, tax_code)
+        unit = Unit(code=code, name=name, unit_type=kind, province_code=province_code, commune_code=commune_code,
+                    actor=actor, effective_date=effective)
+        if household_count is not None or tax_code:
+            unit.declare_details(actor, household_count, tax_code)
+        if facts is not None:
+            unit.declare_facts(facts, effective, actor)
+        return unit
+
+    def new_unit_events(self, code: str, name: str, unit_type: str, province_code: str, commune_code: str,
+                        actor: Actor, effective_date: date | None = None, *,
+                        facts: EligibilityFacts | None = None, histories: Histories | None = None,
+                        household_count: int | None = None, tax_code: str | None = None,
+                        contacts: dict[str, str] | None = None, now: Callable[[], datetime] | None = None,
+                        places: set[tuple[str, str, date]] | None = None) -> list[Unit.Event]:
+        """The events `new_unit(...)` (then `update(**contacts)`) would collect, without building the aggregate.
+
+        `places` remembers the (province, commune, date) found valid in `histories` across calls.
+        """
+        code, name, kind, effective = self._checked_registration(code, name, unit_type, province_code, commune_code,
+                                                                 effective_date, histories, household_count, tax_code,
+                                                                 places)
+        return registration_events(code, name, kind, province_code, commune_code, actor, effective, facts=facts,
+                                   household_count=household_count, tax_code=tax_code, contacts=contacts,
+                                   now=now or Unit.Event.create_timestamp)
+
+    def _checked_registration(self, code: str, name: str, unit_type: str, province_code: str, commune_code: str,
+                              effective_date: date | None, histories: Histories | None, household_count: int | None,
+                              tax_code: str | None, places: set[tuple[str, str, date]] | None = None,
+                              ) -> tuple[str, str, UnitType, date]:
+        """(code, name, type, effective date) of a new unit, checked; raises the first problem found."""
         code = clean_text(code, "code", "Mã đơn vị", CODE_MAX)
         name = clean_text(name, "name", "Tên đơn vị", NAME_MAX)
         kind = parse_unit_type(unit_type)
@@ -65,14 +98,12 @@ class Registry(AreaCommands, UnitQueries, ServiceApplication):
             details.household_count(kind, household_count)
         if tax_code is not None:
             details.tax_code(kind, tax_code)
-        self._check_location(province_code, commune_code, effective, histories)
-        unit = Unit(code=code, name=name, unit_type=kind, province_code=province_code, commune_code=commune_code,
-                    actor=actor, effective_date=effective)
-        if household_count is not None or tax_code:
-            unit.declare_details(actor, household_count, tax_code)
-        if facts is not None:
-            unit.declare_facts(facts, effective, actor)
-        return unit
+        place = (province_code, commune_code, effective)
+        if places is None or place not in places:  # only valid places are remembered: errors are raised afresh
+            self._check_location(province_code, commune_code, effective, histories)
+            if places is not None:
+                places.add(place)
+        return code, name, kind, effective
 
     def _check_location(self, province_code: str, commune_code: str, on: date,
                         histories: Histories | None = None) -> None:

@@ -29,9 +29,18 @@ UNIT_FIELDS = tuple(f.name for f in pb.ImportRow.DESCRIPTOR.fields if f.name != 
 AREA_FIELDS = tuple(f.name for f in pb.ImportAreaRow.DESCRIPTOR.fields if f.name != "row_number")
 
 
+_NAMES: dict[tuple[str, ...], frozenset[str]] = {}
+
+
 def row_from_pb(row: Message, fields: tuple[str, ...] = UNIT_FIELDS) -> RawRow:
-    """A raw row from its wire form."""
-    return RawRow(row.row_number, {f: getattr(row, f) for f in fields if getattr(row, f)})  # type: ignore[attr-defined]
+    """A raw row from its wire form: the named fields that are not empty."""
+    names = _NAMES.get(fields)
+    if names is None:
+        names = _NAMES[fields] = frozenset(fields)
+    # ListFields gives exactly the fields holding a non-default value (for these string fields: not
+    # empty), in field-number order, without a getattr per field of the message.
+    return RawRow(row.row_number, {fd.name: value for fd, value in row.ListFields()  # type: ignore[attr-defined]
+                                   if fd.name in names})
 
 
 def row_to_pb(row: RawRow) -> pb.ImportRow:
@@ -80,6 +89,7 @@ class ImportEndpoint:
                       what: str, method: str) -> AsyncIterator[pb.ImportUnitsProgress]:
         session: Session | None = None
         dry_run, total = False, 0
+        allowed: set[Any] = set()  # IMPORT_ROW targets already authorised in this stream
         try:
             async for request in request_iterator:
                 if session is None:
@@ -89,7 +99,12 @@ class ImportEndpoint:
                                                       dict(request.columns))
                 if what == "units":  # every row must lie within the caller's jurisdiction
                     for row in request.rows:
-                        await self._allow(context, IMPORT_ROW, row, method)
+                        # The caller is the same for the whole stream, so a row is allowed when its
+                        # target (province and commune) was: each target is checked once (a denial aborts).
+                        target = IMPORT_ROW.target(row)
+                        if target not in allowed:
+                            await self._allow(context, IMPORT_ROW, row, method)
+                            allowed.add(target)
                 rows = [row_from_pb(r, fields) for r in request.rows]
                 await asyncio.to_thread(session.check, rows)
                 yield pb.ImportUnitsProgress(rows_checked=session.checked, total_rows=total,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from datetime import date
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from typing import Any
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
@@ -20,12 +21,14 @@ from services.registry.domain.errors import InvalidUnitFieldError, UnitAlreadyRe
 from services.registry.domain.facts import EligibilityFacts, SchoolLevel, SizeClass
 from services.registry.domain.unit import Unit
 from services.registry.importing.columns import slug
+from services.registry.importing.encoding import StoredEventEncoder
 from services.registry.importing.errors import ImportFileError, RowProblem
 from services.registry.importing.reader import RawRow
 
 UNIT_TYPES = {**{slug(t.value): t.value for t in UnitType}, **{slug(t.label_vi): t.value for t in UnitType}}
 YES = {"co", "x", "1", "true", "yes", "y", "dung"}
 NO = {"", "khong", "0", "false", "no", "n", "sai"}
+CONTACT_FIELDS = ("managing_authority", "contact_email", "contact_webhook")  # columns recorded by an Updated event
 _VN_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 
 
@@ -72,15 +75,20 @@ def parse_facts(values: dict[str, str]) -> EligibilityFacts | None:
 class UnitImport:
     """One import: rows are checked as they arrive; commit() saves every unit atomically, or nothing.
 
-    A good row's events are encoded for storage as soon as it is checked, and its Unit dropped: a
-    national import keeps bytes, not hundreds of thousands of aggregates, until it commits.
+    A good row's events are made straight from it, without building its Unit aggregate, and encoded
+    for storage at once: a national import keeps bytes, not hundreds of thousands of aggregates,
+    until it commits. `now` stamps the events (the domain's clock unless a test gives its own).
     """
 
-    def __init__(self, app: Registry, actor: Actor, columns: dict[str, str] | None = None) -> None:
+    def __init__(self, app: Registry, actor: Actor, columns: dict[str, str] | None = None, *,
+                 now: Callable[[], datetime] | None = None) -> None:
         self.app = app
+        self.now = now
+        self.encode: Callable[[Any], StoredEvent] = StoredEventEncoder(app.mapper)  # mapper.to_stored_event
         self.actor = actor
         self.columns = dict(columns or {})
         self.histories = app.catalog.histories()
+        self.places: set[tuple[str, str, date]] = set()  # (province, commune, date) valid in self.histories
         self.seen: dict[str, int] = {}
         self.stored: list[StoredEvent] = []
         self.accepted = 0
@@ -94,34 +102,36 @@ class UnitImport:
 
     def check(self, rows: Iterable[RawRow]) -> None:
         """Check rows; a bad row is recorded (first problem found), a good one is kept for commit."""
-        built: list[tuple[RawRow, Unit | DomainError]] = []
+        built: list[tuple[RawRow, list[Unit.Event] | DomainError]] = []
         for row in rows:
             try:
-                built.append((row, self._unit(row)))
+                built.append((row, self._events(row)))
             except DomainError as error:
                 built.append((row, error))
         # Codes already registered: one query per few hundred rows rather than every code in memory.
-        existing = self.app.existing_ids(u.id for _, u in built if isinstance(u, Unit))
-        encode = self.app.mapper.to_stored_event
-        for row, unit in built:
+        existing = self.app.existing_ids(b[0].originator_id for _, b in built if isinstance(b, list))
+        encode = self.encode
+        for row, events in built:
             self.checked += 1
-            if not isinstance(unit, Unit):
-                self._problem(row, unit)
+            if not isinstance(events, list):
+                self._problem(row, events)
                 continue
-            if unit.code in self.seen:
+            code = events[0].code  # type: ignore[attr-defined]
+            if code in self.seen:
                 self._problem(row, InvalidUnitFieldError(
-                    f"Mã đơn vị {unit.code} trùng với dòng {self.seen[unit.code]}",
-                    f"unit code {unit.code} repeats row {self.seen[unit.code]}", field="code",
+                    f"Mã đơn vị {code} trùng với dòng {self.seen[code]}",
+                    f"unit code {code} repeats row {self.seen[code]}", field="code",
                     reason="DUPLICATE_CODE_IN_FILE"))
                 continue
-            self.seen[unit.code] = row.row_number
-            if unit.id in existing:
-                self._problem(row, UnitAlreadyRegisteredError(unit.code))
+            self.seen[code] = row.row_number
+            if events[0].originator_id in existing:
+                self._problem(row, UnitAlreadyRegisteredError(code))
                 continue
-            self.stored.extend(encode(e) for e in unit.collect_events())
+            self.stored.extend(encode(e) for e in events)
             self.accepted += 1
 
-    def _unit(self, row: RawRow) -> Unit:
+    def _events(self, row: RawRow) -> list[Unit.Event]:
+        """The events of the row's new unit (see Registry.new_unit_events: no aggregate is built)."""
         v = row.values
         unit_type = UNIT_TYPES.get(slug(v.get("unit_type", "")), v.get("unit_type", ""))
         commune = v.get("commune_code", "")
@@ -131,13 +141,11 @@ class UnitImport:
             province = self._province_of(commune, effective or date.today())
         facts = parse_facts(v)
         households = parse_household_cell(v.get("household_count", ""))
-        unit = self.app.new_unit(v.get("code", ""), v.get("name", ""), unit_type, province, commune, self.actor,
-                                 effective, facts=facts, histories=self.histories, household_count=households,
-                                 tax_code=v.get("tax_code") or None)
-        changes = {f: v[f] for f in ("managing_authority", "contact_email", "contact_webhook") if v.get(f)}
-        if changes:
-            unit.update(self.actor, **changes)
-        return unit
+        contacts = {f: v[f] for f in CONTACT_FIELDS if v.get(f)}
+        return self.app.new_unit_events(v.get("code", ""), v.get("name", ""), unit_type, province, commune,
+                                        self.actor, effective, facts=facts, histories=self.histories,
+                                        household_count=households, tax_code=v.get("tax_code") or None,
+                                        contacts=contacts, now=self.now, places=self.places)
 
     def _province_of(self, commune: str, on: date) -> str:
         """The province of a commune on the date (stored tree first, then the 2025 list); NOT_FOUND if unknown."""
