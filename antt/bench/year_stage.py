@@ -1,7 +1,8 @@
 """A full year through assessment's gRPC API, with the batch commands where the domain has them:
 each commune records the registrations it received as lists (RegisterCases); every unit records its
-self-assessment and submits its dossier itself (RecordSelfAssessment, SubmitCase: concurrent clients,
-one command each); the commune's standing office appraises its cases in sessions (AppraiseCases);
+self-assessment and submits its dossier itself, in one SubmitCase carrying the self-assessment the dossier
+contains (concurrent clients, one command per unit; the same two events as RecordSelfAssessment then
+SubmitCase); the commune's standing office appraises its cases in sessions (AppraiseCases);
 then decisions covering lists of units (one DecideCases per deciding authority, in chunks), communes
 last (their 70% rule needs their units decided). The end-to-end time runs until reporting's case
 rollup holds every decision.
@@ -43,7 +44,8 @@ NATIONAL_UNITS = 200_000  # S = 1.0
 WAVE_UNITS = 5_000  # units of the communes that go through the year together (see _waves)
 PACED_SHARE = 0.1  # of the units: their unit commands are sent at the paced rate instead
 PACED_LOAD = 0.5  # the paced rate, as a share of the saturated throughput just measured
-STEPS = ("RegisterCases", "RecordSelfAssessment", "SubmitCase", "AppraiseCases")
+STEPS = ("RegisterCases", "SubmitCase", "AppraiseCases")
+UNIT_COMMANDS = 1  # per unit: SubmitCase with its self-assessment (RecordSelfAssessment + SubmitCase before)
 
 
 def _evidence(kind: str, name: str) -> events_pb.AssessmentEvidence:
@@ -166,18 +168,17 @@ async def _register(y: _Year, units: list[Any]) -> None:
 
 
 async def _unit_steps(y: _Year, u: Any, send: Any) -> bool:
-    """The unit's own two commands; `send(name, call, request)` times them. False when one failed."""
+    """The unit's own command (its dossier with the self-assessment); `send(name, call, request)` times it.
+    False when it failed."""
     case_id = y.case_ids.get(u.code)
     if case_id is None:
         return False
     actor = _operator(u.commune_code)
     try:
-        await send("RecordSelfAssessment", y.stub.RecordSelfAssessment, pb.RecordSelfAssessmentRequest(
-            case_id=case_id, results=y.rules.results(u.unit_type, u.province_code, u.commune_code),
-            effective_date=f"{YEAR}-10-01", actor=actor))
         await send("SubmitCase", y.stub.SubmitCase, pb.SubmitCaseRequest(
             case_id=case_id, dossier=[_evidence("REC-REQUEST", u.code)], effective_date=f"{YEAR}-10-05",
-            actor=actor))
+            self_assessment_results=y.rules.results(u.unit_type, u.province_code, u.commune_code),
+            self_assessed_on=f"{YEAR}-10-01", actor=actor))
     except grpc.aio.AioRpcError as exc:
         y.errors.append(f"{u.code}: {exc.code().name} {exc.details()}")
         return False
@@ -213,7 +214,7 @@ async def _paced(y: _Year, units: list[Any], clients: int, per_second: float) ->
     i mod clients sends it then (or at once when it is late); its latency runs from when it was due."""
     latencies: list[float] = []
     start = time.perf_counter() + 0.1
-    slots = iter(range(2 * len(units)))
+    slots = iter(range(UNIT_COMMANDS * len(units)))
 
     async def send(name: str, call: Any, request: Any) -> Any:
         due = start + next(slots) / per_second
@@ -367,10 +368,10 @@ async def full_year(ctx: BenchContext) -> list[Measurement]:
                     errors=len(units) - len(y.case_ids), details=first,
                     note=f"{len(lat['RegisterCases'])} calls of ≤{REGISTRATION_CHUNK} registrations, "
                          f"{BATCH_CALLS} in flight; latency per call"),
-        Measurement("full year, unit commands, saturated (RecordSelfAssessment + SubmitCase)",
+        Measurement("full year, unit commands, saturated (SubmitCase with its self-assessment)",
                     value=rate(len(saturated), marks["saturated"]), unit="commands/s",
                     count=len(saturated), seconds=round(marks["saturated"], 2),
-                    latency_ms=latency_ms(saturated), errors=2 * len(units) - unit_commands,
+                    latency_ms=latency_ms(saturated), errors=UNIT_COMMANDS * len(units) - unit_commands,
                     details={"per_command_ms": per_step} | first,
                     note=f"saturated: {ctx.clients} closed-loop clients as fast as they go, so latency ≈ "
                          f"clients ÷ throughput"),

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from json.encoder import encode_basestring  # type: ignore[attr-defined]  # the C encoder json.dumps uses
 from typing import Any
 from uuid import UUID
 
@@ -65,11 +66,125 @@ def canonical(value: Any) -> Any:
     return handler(value)
 
 
+class _JSONWriter:
+    """`json.dumps(canonical(value), sort_keys=True, ensure_ascii=False, separators=…)`, written directly.
+
+    The same bytes without building the canonical copy first and without re-sorting it, and the text
+    of an immutable value (a frozen dataclass holding only immutable values) is remembered on the
+    value itself: a case's results are hashed by every later event and every assessment digest.
+    Anything this writer does not know exactly (sets, dicts with keys that are not str, types that
+    `canonical` leaves alone) goes through the reference path, so the output never differs from it.
+    """
+
+    def __init__(self, item_separator: str, key_separator: str) -> None:
+        self.item, self.key = item_separator, key_separator
+        self.memo = f"_antt_json{len(item_separator)}{len(key_separator)}"  # per separators: not state
+        self.writers: dict[type, Callable[[Any], str]] = {
+            str: encode_basestring, int: int.__repr__, bool: lambda v: "true" if v else "false",
+            type(None): lambda v: "null", float: _float_json}
+        writers = self.writers
+
+        def write(value: Any) -> str:
+            writer = writers.get(type(value))
+            if writer is None:
+                writer = writers[type(value)] = self._writer(type(value))
+            return writer(value)
+        self.write = write
+
+    def __call__(self, value: Any) -> str:
+        return self.write(value)
+
+    def reference(self, value: Any) -> str:
+        """The definition: the canonical form, encoded by the json module."""
+        return json.dumps(canonical(value), sort_keys=True, separators=(self.item, self.key), ensure_ascii=False)
+
+    def _dict(self, value: dict[Any, Any]) -> str:
+        if not all(type(k) is str for k in value):  # str(k) could collide or sort differently
+            return self.reference(value)
+        key, item = self.key, self.item
+        write = self.write
+        return "{" + item.join([encode_basestring(k) + key + write(value[k]) for k in sorted(value)]) + "}"
+
+    def _writer(self, kind: type) -> Callable[[Any], str]:
+        """The same tests, in the same order, as `_handler`."""
+        if issubclass(kind, dict):
+            return self._dict
+        if issubclass(kind, (list, tuple)):
+            return lambda value: "[" + self.item.join(map(self.write, value)) + "]"
+        if issubclass(kind, (set, frozenset)):
+            return self.reference
+        if issubclass(kind, enum.Enum):
+            return lambda value: self.write(value.value)
+        if dataclasses.is_dataclass(kind) and not issubclass(kind, type):
+            return self._dataclass_writer(kind)
+        if issubclass(kind, (datetime, date)):
+            return lambda value: encode_basestring(value.isoformat())
+        if issubclass(kind, (UUID, Decimal)):
+            return lambda value: encode_basestring(str(value))
+        return self.reference  # canonical leaves it as it is: the json module decides
+
+    def _dataclass_writer(self, kind: type) -> Callable[[Any], str]:
+        """A writer made for this dataclass: its keys sorted and written once, one expression per field."""
+        names = sorted(f.name for f in dataclasses.fields(kind))
+        frozen = bool(getattr(kind, "__dataclass_params__").frozen)
+        space: dict[str, Any] = {"W": self.write, "S": encode_basestring, "A": _ATOMS, "I": self._immutable,
+                                 "memo": self.memo, "getattr": getattr}
+        reads, parts, checks = [], [], []
+        for i, name in enumerate(names):
+            space[f"K{i}"] = ("{" if i == 0 else self.item) + encode_basestring(name) + self.key
+            reads.append(f"    f{i} = getattr(value, {name!r})")
+            parts.append(f"K{i} + (S(f{i}) if type(f{i}) is str else W(f{i}))")
+            checks.append(f"(type(f{i}) in A or I(f{i}))")
+        lines = ["def write(value):"]
+        if frozen:  # the text of a frozen value is remembered on it (when it has a __dict__)
+            lines += ["    d = getattr(value, '__dict__', None)", "    if d is not None:",
+                      "        t = d.get(memo)", "        if t is not None:", "            return t"]
+        lines += reads
+        lines.append("    text = " + (" + ".join(parts) if parts else "'{'") + " + '}'")
+        if frozen:
+            lines.append(f"    if d is not None and {' and '.join(checks) or 'True'}:")
+            lines.append("        d[memo] = text  # never reassigned: frozen (this bypasses __setattr__)")
+        lines.append("    return text")
+        exec("\n".join(lines), space)  # noqa: S102  # code built only from the dataclass's field names
+        return space["write"]  # type: ignore[no-any-return]
+
+    def _immutable(self, value: Any) -> bool:
+        """Whether a field value can never change, so its text can be remembered."""
+        kind = type(value)
+        if kind in _ATOMS or isinstance(value, enum.Enum):
+            return True
+        if kind is tuple or kind is frozenset:
+            return all(self._immutable(v) for v in value)
+        return self.memo in getattr(value, "__dict__", _NO_DICT)  # a frozen dataclass remembered above
+
+
+_NO_DICT: dict[str, Any] = {}
+_ATOMS = frozenset({str, int, float, bool, type(None), date, datetime, UUID, Decimal})
+
+
+def _float_json(value: float) -> str:
+    """A float as the json module writes it (allow_nan)."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    return float.__repr__(value)
+
+
+COMPACT_JSON = _JSONWriter(",", ":")  # event digests
+SPACED_JSON = _JSONWriter(", ", ": ")  # json.dumps' default separators
+
+
+def canonical_json(value: Any, compact: bool = True) -> str:
+    """`json.dumps(canonical(value), sort_keys=True, ensure_ascii=False)` (compact separators unless told)."""
+    return (COMPACT_JSON if compact else SPACED_JSON)(value)
+
+
 def event_digest(event: Any) -> str:
     """SHA-256 of an event's topic and state, leaving out its own digest."""
     state = {k: v for k, v in event.__dict__.items() if k != "digest"}
-    body = {"topic": get_topic(type(event)), "state": canonical(state)}
-    data = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # = json.dumps({"topic": …, "state": canonical(state)}, sort_keys=True, separators=(",", ":"), …)
+    data = '{"state":' + COMPACT_JSON(state) + ',"topic":' + encode_basestring(get_topic(type(event))) + "}"
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 

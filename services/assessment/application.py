@@ -71,12 +71,14 @@ VALUE_TYPES = (EvidenceRef, CriterionResult, Finding, Authority, Decision, Cover
 def value_transcoding(cls: type) -> Transcoding:
     """Stores a frozen dataclass as a dict of its fields (lists come back as tuples)."""
 
+    names = tuple(f.name for f in dataclasses.fields(cls))  # once: every stored value goes through encode
+
     class ValueAsDict(Transcoding):
         type = cls
         name = f"value_{cls.__module__}.{cls.__qualname__}"
 
         def encode(self, obj: Any) -> dict[str, Any]:
-            return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+            return {name: getattr(obj, name) for name in names}
 
         def decode(self, data: dict[str, Any]) -> Any:
             return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
@@ -183,6 +185,23 @@ class Assessments(ServiceApplication):
         """Submit the recognition dossier."""
         on = effective_date or date.today()
         return self._change(case_id, lambda case: case.submit(self.rules.get(case.rule_set_id), dossier, actor, on))
+
+    def submit_self_assessed(self, case_id: UUID, results: Sequence[CriterionResult], dossier: Sequence[EvidenceRef],
+                             actor: Actor, effective_date: date | None = None, self_assessed_on: date | None = None,
+                             documents: Sequence[EvidenceRef] = ()) -> AssessmentCase:
+        """Record the self-assessment the dossier contains, then submit it (TT124 Đ9 k2b): one save.
+
+        The same two events as `record_self_assessment` then `submit`, and the same refusals, but
+        both are stored or neither (a dossier is never submitted without its self-assessment).
+        """
+        on = effective_date or date.today()
+        assessed_on = self_assessed_on or on
+
+        def change(case: AssessmentCase) -> None:
+            rules = self.rules.get(case.rule_set_id)
+            case.record_self_assessment(results, rules, actor, assessed_on, documents)
+            case.submit(rules, dossier, actor, on)
+        return self._change(case_id, change)
 
     def appraise(self, case_id: UUID, findings: Sequence[Finding], actor: Actor, effective_date: date | None = None,
                  return_reason: str = "") -> AssessmentCase:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from antt.bench.country import generate, official_communes
+from antt.bench import year_stage
 from antt.bench.import_stage import split
 from antt.bench.report import markdown, update_docs, write_outputs
 from antt.bench.runner import Options, run
@@ -73,13 +74,13 @@ def test_bench_smoke_counts_match_and_nothing_fails(tmp_path: Path) -> None:
     assert (year.count, year.errors) == (sampled, 0)
     assert year.checks and all(year.checks.values())
     registrations = by_name["full year, registrations as lists (RegisterCases)"]
-    saturated = by_name["full year, unit commands, saturated (RecordSelfAssessment + SubmitCase)"]
+    saturated = by_name["full year, unit commands, saturated (SubmitCase with its self-assessment)"]
     paced = [m for m in result.stages if m.name.startswith("full year, unit commands at ")]
     appraisals = by_name["full year, appraisal sessions (AppraiseCases)"]
     decisions = by_name["full year, decisions (DecideCases)"]
     assert len(paced) == 1 and paced[0].details["offered_per_s"] > 0
     assert (registrations.count, appraisals.count, decisions.count) == (sampled, sampled, sampled)
-    assert saturated.count + paced[0].count == 2 * sampled and saturated.count and paced[0].count
+    assert saturated.count + paced[0].count == year_stage.UNIT_COMMANDS * sampled and saturated.count and paced[0].count
     assert all(m.errors == 0 and m.latency_ms for m in (registrations, saturated, paced[0], appraisals, decisions))
     rebuild = by_name["rebuild reporting from the stream (empty database)"]
     assert rebuild.count is not None and rebuild.count >= units + 5 * sampled  # 5 events per case

@@ -136,8 +136,19 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
     @map_domain_errors
     async def SubmitCase(self, request: pb.SubmitCaseRequest, context: grpc.aio.ServicerContext) -> pb.Case:
         case_id = cv.parse_uuid(request.case_id, "case_id")
-        case = await self._run(self.app.submit, case_id, cv.evidence_from_pb(request.dossier),
-                               request_actor(request), cv.parse_date(request.effective_date, "effective_date"))
+        dossier, on = cv.evidence_from_pb(request.dossier), cv.parse_date(request.effective_date, "effective_date")
+        if request.self_assessment_results:  # the dossier with its self-assessment: both events in one save
+            case = await self._run(self.app.submit_self_assessed, case_id,
+                                   cv.results_from_pb(request.self_assessment_results), dossier,
+                                   request_actor(request), on,
+                                   cv.parse_date(request.self_assessed_on, "self_assessed_on"),
+                                   cv.evidence_from_pb(request.self_assessment_documents))
+        elif request.self_assessment_documents or request.self_assessed_on:
+            raise InvalidArgumentError("Tài liệu, ngày tự đánh giá cần kèm kết quả tự đánh giá",
+                                       "self-assessment documents or date need self_assessment_results",
+                                       field="self_assessment_results")
+        else:
+            case = await self._run(self.app.submit, case_id, dossier, request_actor(request), on)
         return cv.case_to_pb(case)
 
     @requires(j.CASE_WRITE)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import date
@@ -11,7 +10,7 @@ from datetime import date
 from eventsourcing.domain import event
 
 from antt.actor import Actor
-from antt.eventstore.hashchain import ChainedAggregate, canonical
+from antt.eventstore.hashchain import ChainedAggregate, canonical_json
 from services.assessment.domain.errors import (
     CommuneCoverageNotMetError, InvalidAssessmentError, InvalidFieldError, StaleAssessmentError,
     StepOutOfOrderError, UnitNotEligibleError, UnmetCriterionError, WrongAuthorityError,
@@ -106,8 +105,9 @@ class AssessmentCase(ChainedAggregate):
         # a decision and its reply would otherwise compute it twice over the same assessment.
         known: str | None = self.__dict__.get(DIGEST_MEMO)
         if known is None:
-            body = canonical({"results": self.results, "documents": self.documents, "findings": self.findings})
-            known = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+            # = json.dumps(canonical(body), sort_keys=True, ensure_ascii=False): json's default separators
+            body = {"results": self.results, "documents": self.documents, "findings": self.findings}
+            known = hashlib.sha256(canonical_json(body, compact=False).encode()).hexdigest()
             self.__dict__[DIGEST_MEMO] = known
         return known
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from types import MappingProxyType
+from typing import Any
 
 from services.assessment.domain.errors import InvalidAssessmentError, WrongAuthorityError
 from services.assessment.domain.values import (
@@ -16,6 +17,36 @@ from services.assessment.rules.types import Tier, UnitType
 
 REGISTERED_PCT = "managed_units_registered_pct"
 RECOGNISED_PCT = "managed_units_recognised_pct"
+SHARED_LINES_MAX = 20_000  # distinct evaluation lines kept (a few hundred criteria × the usual values)
+_EVALUATION_FIELDS = ("criterion_id", "label_vi", "label_en", "kind", "met", "basis", "value", "previous_value",
+                      "threshold", "not_applicable", "exception")  # what shared_line's key holds
+if tuple(f.name for f in fields(CriterionEvaluation)) != _EVALUATION_FIELDS:  # pragma: no cover
+    raise RuntimeError("CriterionEvaluation changed: shared_line's key must hold every field")
+_shared_lines: dict[tuple[Any, ...], CriterionEvaluation] = {}
+
+
+def _exact(value: Any) -> tuple[Any, Any]:
+    """A key equal only for values stored alike: 1, 1.0 and True differ, and so do 0.0 and -0.0."""
+    return (float, repr(value)) if type(value) is float else (type(value), value)
+
+
+def shared_line(line: CriterionEvaluation) -> CriterionEvaluation:
+    """An equal line made before (same field values and types), else this one.
+
+    Lines are immutable and repeat across thousands of cases (the same criterion, met the same
+    way); the hash chain remembers a value's JSON text on it, so a shared line is written once
+    for every Decided event that holds it instead of once per case.
+    """
+    key = (line.criterion_id, line.label_vi, line.label_en, line.kind, _exact(line.met), line.basis,
+           _exact(line.value), _exact(line.previous_value), line.threshold, _exact(line.not_applicable),
+           line.exception)  # every field (checked at import); text compares as the JSON it gives
+    found = _shared_lines.get(key)
+    if found is not None:
+        return found
+    if len(_shared_lines) >= SHARED_LINES_MAX:
+        _shared_lines.clear()
+    _shared_lines[key] = line
+    return line
 
 
 @dataclass(frozen=True)
@@ -142,7 +173,7 @@ def evaluate(rules: RuleSet, unit: UnitFacts, results: Mapping[str, CriterionRes
     for c in derived:
         out[c.id] = CriterionEvaluation(c.id, c.label_vi, c.label_en, c.kind, basis=Basis.TINH_TOAN,
                                         met=all(out[d].met for d in c.derived_from))
-    return tuple(out[c] for c in criteria)
+    return tuple(shared_line(out[c]) for c in criteria)
 
 
 def unmet(evaluations: Iterable[CriterionEvaluation]) -> list[str]:
