@@ -13,17 +13,25 @@ that was stored but whose ack was lost comes back as a duplicate), as before pip
 checks the expectation before the duplicate window, so while the cursor is behind the stream (after
 a restart) batches go one at a time until one holds no duplicate. The pipeline reads its acks on its
 own reply subscription, so a refusal fails its message at once (nats-py 2.x's publish_async left it
-unresolved until `publish_timeout`).
+unresolved until `publish_timeout`). While a full batch's acks come back, the next batch is read and
+mapped (not sent): it is sent only after this one is settled and the cursor saved, and only if it
+starts at the saved cursor.
+
+Mapping: a publisher (the object whose bound `to_message` the relay is given) may also offer
+`to_message_from_state(StoredState)` for the topics in its `state_topics`: the message is then made
+from the stored JSON state, without decoding the domain event (see antt.relay.state); it answers None
+to hand an event to the decoding path. Both paths give the same subject, headers and payload bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +48,7 @@ from antt.contracts.meta import event_actor
 from antt.eventstore.application import ServiceApplication
 from antt.messaging.streams import stream_name
 from antt.messaging.tracking import metadata, relay_position
+from antt.relay import state
 
 log = logging.getLogger(__name__)
 SUBJECTS_KEPT = 50_000  # (type, province, commune) subjects remembered: every commune times a few types
@@ -76,10 +85,17 @@ class OutboxRelay:
     """Reads the notification log after the saved position and publishes to JetStream."""
 
     def __init__(self, service: str, app: ServiceApplication, to_message: ToMessage, engine: Engine,
-                 nc: Client, batch: int = 200, poll_interval: float = 0.2, publish_timeout: float = 5.0) -> None:
+                 nc: Client, batch: int = 200, poll_interval: float = 0.2, publish_timeout: float = 5.0,
+                 from_state: bool = True) -> None:
         self.service = service
         self.app = app
         self.to_message = to_message
+        # The fast path, when the publisher offers one and the stored states are plain JSON.
+        publisher = getattr(to_message, "__self__", None)
+        self._from_state: state.ToMessageFromState | None = getattr(publisher, "to_message_from_state", None)
+        self._state_topics: frozenset[str] = frozenset()
+        if from_state and self._from_state is not None and state.readable(app.mapper):
+            self._state_topics = frozenset(getattr(publisher, "state_topics", ()))
         self.engine = engine
         self.nc = nc
         self.batch = batch
@@ -94,6 +110,8 @@ class OutboxRelay:
         self._ack_prefix = ""  # the relay's own reply subject prefix for pipelined publishes
         self._acks: dict[str, asyncio.Future[None]] = {}
         self._reply_numbers = itertools.count()
+        # (position it follows, notifications, messages) of the next batch, made during the last one's acks
+        self._prepared: tuple[int, list[Any], list[tuple[int, OutgoingMessage | None]]] | None = None
         create_tables(engine, metadata)
         self.position = self.load_position()
 
@@ -114,19 +132,30 @@ class OutboxRelay:
 
     def outgoing(self, notification: Any) -> OutgoingMessage | None:
         """The message for one stored notification, or None for an internal event."""
+        if notification.topic in self._state_topics:
+            stored = state.read(notification)
+            published = self._from_state(stored)  # type: ignore[misc]
+            if published is not None:
+                s = stored.state
+                return self._message(notification.id, published, stored.timestamp, stored.aggregate_id,
+                                     stored.actor_id, s.get("digest", ""), s.get("prev_digest", ""))
         event = self.app.mapper.to_domain_event(notification)
         published = self.to_message(event)
         if published is None:
             return None
+        return self._message(notification.id, published, event.timestamp.isoformat(), str(event.originator_id),
+                             event_actor(event).id, event.__dict__.get("digest", ""),
+                             event.__dict__.get("prev_digest", ""))
+
+    def _message(self, position: int, published: Published, time: str, subject: str, actor: str, digest: str,
+                 prev_digest: str) -> OutgoingMessage:
+        """The message of a published event stored at `position`, with its envelope and subject."""
         payload_type = type(published.payload)
         ce_type = self._ce_types.get(payload_type)
         if ce_type is None:
             ce_type = self._ce_types[payload_type] = types.ce_type(self.service, published.payload)
-        env = envelope.new(
-            self.service, notification.id, ce_type, time=event.timestamp.isoformat(),
-            subject=str(event.originator_id), actor=event_actor(event).id,
-            hash=event.__dict__.get("digest", ""), prev_hash=event.__dict__.get("prev_digest", ""),
-        )
+        env = envelope.new(self.service, position, ce_type, time=time, subject=subject, actor=actor, hash=digest,
+                           prev_hash=prev_digest)
         # A subject depends only on the type and the area: checked and built once per combination.
         key = (ce_type, published.province_code, published.commune_code)
         subject = self._subjects.get(key)
@@ -163,13 +192,18 @@ class OutboxRelay:
 
     async def run_once(self) -> int:
         """Publish one batch; return how many notifications it advanced over."""
-        notifications = await asyncio.to_thread(
-            self.app.recorder.select_notifications, start=self.position, limit=self.batch, inclusive_of_start=False)
-        if not notifications:
-            await self._update_lag()
-            return 0
-        pending = [(n.id, self.outgoing(n)) for n in notifications]
-        acked = 0 if self._one_at_a_time else await self.publish_pipelined(pending)
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared[0] == self.position:  # read and mapped while the last acks came back
+            notifications, pending = prepared[1], prepared[2]
+        else:
+            notifications = await self._select(self.position)
+            if not notifications:
+                await self._update_lag()
+                return 0
+            pending = [(n.id, self.outgoing(n)) for n in notifications]
+        full = len(notifications) == self.batch  # more is probably stored: prepare it during this batch's acks
+        meanwhile = functools.partial(self._prepare, notifications[-1].id) if full else None
+        acked = 0 if self._one_at_a_time else await self.publish_pipelined(pending, meanwhile)
         if acked < len(pending):
             duplicates = 0
             for _, message in pending[acked:]:  # what the pipeline did not get acknowledged, in order
@@ -188,6 +222,20 @@ class OutboxRelay:
             await self._update_lag()
         return len(notifications)
 
+    async def _select(self, after: int) -> list[Any]:
+        """The next batch of notifications after a position (read in a thread)."""
+        return await asyncio.to_thread(  # type: ignore[no-any-return]
+            self.app.recorder.select_notifications, start=after, limit=self.batch, inclusive_of_start=False)
+
+    async def _prepare(self, after: int) -> None:
+        """Read and map the batch after `after` for the next run_once (which uses it if it starts there)."""
+        try:
+            notifications = await self._select(after)
+            if notifications:
+                self._prepared = (after, notifications, [(n.id, self.outgoing(n)) for n in notifications])
+        except Exception:  # the next run_once reads and maps it again, and reports what fails
+            log.debug("relay %s: preparing the batch after %d failed", self.service, after, exc_info=True)
+
     async def _ack_subject_prefix(self) -> str:
         """The prefix of the pipeline's reply subjects (subscribed once)."""
         if not self._ack_prefix:
@@ -204,6 +252,11 @@ class OutboxRelay:
         if msg.headers and msg.headers.get("Status") == "503":
             future.set_exception(ConnectionError("no JetStream stream answered"))
             return
+        # A PubAck's JSON holds the key "error" only when refused: an ack without those bytes is not
+        # parsed (inside a JSON string a quote is escaped, so no value can contain them).
+        if b'"error"' not in msg.data:
+            future.set_result(None)
+            return
         reply = json.loads(msg.data)
         if "error" in reply:
             future.set_exception(RuntimeError(reply["error"].get("description", reply["error"])))
@@ -214,8 +267,12 @@ class OutboxRelay:
         """The encoded headers of a pipelined message, chained to the previous one's id."""
         return envelope.header_block(message.envelope, previous, stream)
 
-    async def publish_pipelined(self, pending: list[tuple[int, OutgoingMessage | None]]) -> int:
+    async def publish_pipelined(self, pending: list[tuple[int, OutgoingMessage | None]],
+                                meanwhile: Callable[[], Awaitable[None]] | None = None) -> int:
         """Send a batch without waiting between messages; return how many leading entries were acknowledged.
+
+        `meanwhile` runs once the batch is sent, before its acks are awaited (the relay prepares its next
+        batch there, so its CPU overlaps the server's work on this one).
 
         The HPUB commands are built here, with the header block nats-py would build from the same
         headers (see envelope.header_block), in one format call: nats-py's per-key header encoding (a
@@ -249,10 +306,12 @@ class OutboxRelay:
             await nc.flush(self.publish_timeout)
         except Exception as exc:  # not connected, flush timed out: what was sent is awaited below
             log.warning("relay %s: pipelined publish stopped (%s)", self.service, exc)
+        if meanwhile is not None:
+            await meanwhile()
         sent = [f for f in futures if f is not None]
         if sent:
             await asyncio.wait(sent, timeout=self.publish_timeout)
-        acked, broken = 0, False
+        acked, published, broken = 0, 0, False
         for future in futures:
             if future is not None:
                 if not future.done():
@@ -264,8 +323,9 @@ class OutboxRelay:
                     continue
             if not broken:
                 acked += 1
-                if future is not None:
-                    metrics.RELAY_PUBLISHED.labels(self.service).inc()
+                published += future is not None
+        if published:  # one labels() lookup per batch, not per message
+            metrics.RELAY_PUBLISHED.labels(self.service).inc(published)
         self._acks.clear()  # a late ack of a cancelled publish is ignored
         if broken:
             metrics.RELAY_ERRORS.labels(self.service).inc()
