@@ -38,6 +38,7 @@ from antt.messaging.tracking import metadata as tracking_metadata
 from antt.messaging.tracking import tracking
 from services.reporting import projections, queries
 from services.reporting.consumers import CONSUMERS
+from services.reporting.projections.schema import insert_rows
 from services.reporting.rollup.report import Report, Scope
 
 log = logging.getLogger(__name__)
@@ -277,8 +278,8 @@ def _apply_chunk(engine: Engine, spec: ConsumerSpec, events: list[ReceivedEvent]
     if not fresh:
         return 0
     with engine.begin() as conn:
-        conn.execute(tracking.insert(), [{"consumer": spec.name, "source": spec.source,
-                                          "position": e.envelope.position} for e in fresh])
+        insert_rows(conn, tracking, ("consumer", "source", "position"),
+                    [(spec.name, spec.source, e.envelope.position) for e in fresh])
         if spec.batch_projection is not None:  # the consumer's own fast path: the same read model
             spec.batch_projection(conn, fresh)
         else:

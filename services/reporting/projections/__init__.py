@@ -29,11 +29,10 @@ def on_registry_event(conn: sa.Connection, event: ReceivedEvent) -> None:
 
 def on_registry_events(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
     """`on_registry_event` for a fetched batch: the read models' tables are disjoint, so each read model
-    takes the whole batch in turn (units and their counts grouped; area events one by one, in order)."""
+    takes the whole batch in turn, with a few statements per table."""
     province_counts.apply_batch(conn, events)
     unit_history.apply_batch(conn, events)
-    for event in events:
-        areas.apply(conn, event)
+    areas.apply_batch(conn, events)
 
 
 def on_assessment_event(conn: sa.Connection, event: ReceivedEvent) -> None:

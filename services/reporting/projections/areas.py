@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from antt.events.v1 import registry_pb2 as events_pb
 from antt.messaging.consumer import ReceivedEvent
-from services.reporting.projections.schema import iso_date, metadata
+from services.reporting.projections.schema import insert_rows, iso_date, metadata, select_in
 
 areas = sa.Table(
     "reporting_areas", metadata,
@@ -38,6 +40,7 @@ area_successions = sa.Table(
     sa.Column("whole", sa.Boolean, nullable=False),
 )
 
+_STATE_EVENTS = (events_pb.AreaCreated, events_pb.AreaRenamed, events_pb.AreaReparented)
 _AREA_EVENTS = (events_pb.AreaCreated, events_pb.AreaRenamed, events_pb.AreaReparented, events_pb.AreaAbolished,
                 events_pb.AreaMergedInto, events_pb.AreaSplitUp, events_pb.AreaAbsorbed)
 
@@ -98,3 +101,80 @@ def apply(conn: sa.Connection, event: ReceivedEvent) -> None:
                                               "effective_date": on, "whole": not p.continues})
         if not p.continues:
             _ended(conn, p.level, p.code, on)
+
+
+_STATE_COLUMNS = ("level", "code", "version", "effective_from", "name", "parent_level", "parent_code")
+_AREA_COLUMNS = ("level", "code", "established_on", "abolished_on")
+_SUCCESSION_COLUMNS = ("level", "code", "target_code", "effective_date", "whole")
+
+
+def _latest_states(conn: sa.Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """The stored state of highest version of each (level, code): (version, name, parent_level, parent_code)."""
+    latest: dict[tuple[str, str], tuple[Any, ...]] = {}
+    columns = ("level", "code", "version", "name", "parent_level", "parent_code")
+    for level, code, version, *rest in select_in(conn, area_states, columns, "code", sorted({c for _, c in keys})):
+        key = (level, code)
+        if key in keys and (key not in latest or version > latest[key][0]):
+            latest[key] = (version, *rest)
+    return latest
+
+
+def apply_batch(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
+    """`apply` for a batch: the latest states read once, the rows written with one statement per table.
+
+    In event order, as `apply` would: a state carries on from the state of highest version so far (stored or
+    earlier in the batch); an area created in the batch is written with its end if the batch ends it, and an end
+    of an area not created (yet) in the batch updates the stored row, before the batch's areas are inserted.
+    """
+    found = [e.payload for e in events if isinstance(e.payload, _AREA_EVENTS)]
+    if not found:
+        return
+    latest = _latest_states(conn, {(p.level, p.code) for p in found if isinstance(p, _STATE_EVENTS)})
+    states: list[tuple[Any, ...]] = []
+    created: dict[tuple[str, str], list[Any]] = {}
+    new_areas: list[list[Any]] = []
+    ends: list[dict[str, Any]] = []
+    successions: list[tuple[Any, ...]] = []
+
+    def state(p: Any, **changes: str) -> None:
+        key, version = (p.level, p.code), int(p.meta.aggregate_version)
+        before = latest.get(key)
+        name, parent_level, parent_code = before[1:] if before else ("", "", "")
+        name = changes.get("name", name)
+        parent_level = changes.get("parent_level", parent_level)
+        parent_code = changes.get("parent_code", parent_code)
+        states.append((p.level, p.code, version, iso_date(p.meta.effective_date), name, parent_level, parent_code))
+        if before is None or version > before[0]:
+            latest[key] = (version, name, parent_level, parent_code)
+
+    def end(p: Any, on: object) -> None:
+        row = created.get((p.level, p.code))
+        if row is not None:
+            row[3] = on
+        else:
+            ends.append({"target_level": p.level, "target_code": p.code, "abolished_on": on})
+
+    for p in found:
+        on = iso_date(p.meta.effective_date)
+        if isinstance(p, events_pb.AreaCreated):
+            row = created[(p.level, p.code)] = [p.level, p.code, on, None]
+            new_areas.append(row)  # a second creation of an area fails on its key when inserted, as in `apply`
+            state(p, name=p.name, parent_level=p.parent_level, parent_code=p.parent_code)
+        elif isinstance(p, events_pb.AreaRenamed):
+            state(p, name=p.name)
+        elif isinstance(p, events_pb.AreaReparented):
+            state(p, parent_level=p.parent_level, parent_code=p.parent_code)
+        elif isinstance(p, events_pb.AreaAbolished):
+            end(p, on)
+        elif isinstance(p, events_pb.AreaMergedInto):
+            successions.append((p.level, p.code, p.target_code, on, True))
+            end(p, on)
+        elif isinstance(p, events_pb.AreaSplitUp):
+            successions.extend((p.level, p.code, target, on, not p.continues) for target in p.target_codes)
+            if not p.continues:
+                end(p, on)
+    if ends:
+        conn.execute(_END, ends)
+    insert_rows(conn, areas, _AREA_COLUMNS, [tuple(row) for row in new_areas])
+    insert_rows(conn, area_states, _STATE_COLUMNS, states)
+    insert_rows(conn, area_successions, _SUCCESSION_COLUMNS, successions)

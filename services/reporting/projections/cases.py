@@ -5,14 +5,14 @@ Timeliness is the assessment's own `late` flag: it applied the deadline in force
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
 
 from antt.events.v1 import assessment_pb2 as events_pb
 from antt.messaging.consumer import ReceivedEvent
-from services.reporting.projections.schema import effective_or_recorded, iso_date, metadata
+from services.reporting.projections.schema import (effective_or_recorded, insert_rows, iso_date, mark, metadata,
+                                                   select_in)
 
 cases = sa.Table(
     "reporting_cases", metadata,
@@ -104,24 +104,23 @@ def _changes(p: Any) -> tuple[sa.Table, dict[str, Any]] | None:
 # A row first made by a case event: the columns it does not set take these (the table's defaults).
 _NEW_CASE = dict(registered_on=None, registered_late=False, recognised=None, decision_date=None, decided_late=False,
                  revoked_on=None, closed_on=None)
-_KEY_BATCH = 450  # (unit, year) keys per read: two bound values each, under SQLite's oldest parameter limit
-_FULL_UPDATES = {t.name: t.update().where(sa.and_(t.c.unit_id == sa.bindparam("target_unit_id"),
-                                                  t.c.year == sa.bindparam("target_year")))
-                 .values({c.name: sa.bindparam(c.name) for c in t.columns if c.name not in ("unit_id", "year")})
-                 for t in (cases, classifications)}
+_COLUMNS = {t.name: tuple(c.name for c in t.columns) for t in (cases, classifications)}
 
 
-def _stored(conn: sa.Connection, table: sa.Table, keys: list[tuple[str, int]]) -> Iterator[dict[str, Any]]:
-    for start in range(0, len(keys), _KEY_BATCH):
-        chunk = keys[start:start + _KEY_BATCH]
-        where = sa.tuple_(table.c.unit_id, table.c.year).in_(chunk)
-        for r in conn.execute(sa.select(table).where(where)):
-            yield dict(r._mapping)
+def _stored(conn: sa.Connection, table: sa.Table, keys: set[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
+    """The stored rows of these (unit, year) keys (read by unit: a unit has a row for a few years at most)."""
+    columns = _COLUMNS[table.name]
+    rows = {}
+    for r in select_in(conn, table, columns, "unit_id", sorted({uid for uid, _ in keys})):
+        key = (r[0], int(r[1]))
+        if key in keys:
+            rows[key] = dict(zip(columns, r))
+    return rows
 
 
 def apply_batch(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
     """`apply` for a batch: each (unit, year) row read once, folded through the batch's events in order, and
-    written back with one multi-row update and one multi-row insert per table."""
+    written back with one multi-row update and one multi-row insert per table (plain driver statements)."""
     changed: dict[str, dict[tuple[str, int], list[tuple[Any, dict[str, Any]]]]] = {cases.name: {},
                                                                                   classifications.name: {}}
     for event in events:
@@ -134,7 +133,7 @@ def apply_batch(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
         by_key = changed[table.name]
         if not by_key:
             continue
-        rows = {(r["unit_id"], int(r["year"])): r for r in _stored(conn, table, sorted(by_key))}
+        rows = _stored(conn, table, set(by_key))
         known = set(rows)
         for key, steps in by_key.items():
             for p, values in steps:
@@ -146,11 +145,11 @@ def apply_batch(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
                 row.update(values)
                 if isinstance(p, events_pb.Reclassified):
                     row["reclassifications"] += 1
-        updates = [{"target_unit_id": k[0], "target_year": k[1],
-                    **{c: v for c, v in rows[k].items() if c not in ("unit_id", "year")}}
-                   for k in sorted(by_key) if k in known]
-        inserts = [rows[k] for k in sorted(by_key) if k not in known]
+        columns = _COLUMNS[table.name]
+        updates = [(*(rows[k][c] for c in columns[2:]), k[0], k[1]) for k in sorted(by_key) if k in known]
         if updates:
-            conn.execute(_FULL_UPDATES[table.name], updates)
-        if inserts:
-            conn.execute(table.insert(), inserts)
+            m = mark(conn)
+            conn.exec_driver_sql(f"UPDATE {table.name} SET {', '.join(f'{c} = {m}' for c in columns[2:])} "
+                                 f"WHERE unit_id = {m} AND year = {m}", updates)
+        insert_rows(conn, table, columns,
+                    [tuple(rows[k][c] for c in columns) for k in sorted(by_key) if k not in known])

@@ -9,12 +9,14 @@ the history is insert-only, and counts, minimums, maximums and "seen" flags fold
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import operator
+from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 
-from services.reporting.projections.schema import metadata
+from services.reporting.projections.schema import insert_rows, mark, metadata, select_in
 
 unit_lives = sa.Table(
     "reporting_unit_lives", metadata,
@@ -44,10 +46,17 @@ sa.Index("ix_reporting_unit_lives_province", unit_lives.c.province_code, unit_li
 sa.Index("ix_reporting_unit_lives_commune", unit_lives.c.commune_code, unit_lives.c.simple)
 sa.Index("ix_reporting_unit_lives_simple", unit_lives.c.simple)  # the few lives a rollup folds
 
-_REGISTERED = ("opened_on", "code", "name", "unit_type", "province_code", "commune_code")
-_REGISTERED_FROM = {"opened_on": "effective_from"}
-_COLUMNS = [c.name for c in unit_lives.columns]
-_SELECT = sa.select(unit_lives).where(unit_lives.c.unit_id.in_(sa.bindparam("ids", expanding=True)))
+# A history row as `units.history_row` makes it and `backfill` reads it: a tuple in this column order.
+HISTORY_COLUMNS = ("unit_id", "version", "change", "effective_from", "code", "name", "unit_type", "province_code",
+                   "commune_code", "eligible")
+_UID, _VERSION, _CHANGE, _FROM, _CODE, _NAME, _TYPE, _PROVINCE, _COMMUNE, _ELIGIBLE = range(len(HISTORY_COLUMNS))
+# the life's registration columns, each from its history column
+_REGISTERED = (("opened_on", _FROM), ("code", _CODE), ("name", _NAME), ("unit_type", _TYPE),
+               ("province_code", _PROVINCE), ("commune_code", _COMMUNE))
+_COLUMNS = tuple(c.name for c in unit_lives.columns)
+_DATES = ("eligibility_from", "opened_on")
+_AS_ROW = operator.itemgetter(*_COLUMNS)
+_AS_UPDATE = operator.itemgetter(*_COLUMNS[1:], "unit_id")
 IDS_PER_QUERY = 900  # unit ids bound per IN list (under SQLite's oldest parameter limit)
 
 
@@ -59,28 +68,28 @@ def _empty(unit_id: str, version: int) -> dict[str, Any]:
                 province_code="", commune_code="")
 
 
-def _fold(life: dict[str, Any], row: dict[str, Any]) -> None:
-    """Add one history row (as `units._history_row` makes it) to a unit's life."""
-    version, change = int(row["version"]), row["change"]
+def _fold(life: dict[str, Any], row: tuple[Any, ...]) -> None:
+    """Add one history row (a tuple in HISTORY_COLUMNS order) to a unit's life."""
+    version, change = int(row[_VERSION]), row[_CHANGE]
     life["first_version"] = min(life["first_version"], version)
     if change == "registered":
         first = life["registrations"] == 0
         life["registrations"] += 1
         life["registered_version"] = version if first else max(life["registered_version"], version)
-        for column in _REGISTERED:
-            value = row[_REGISTERED_FROM.get(column, column)]
+        for column, at in _REGISTERED:
+            value = row[at]
             life[column] = value if first else max(life[column], value)
     elif change in ("moved", "closed"):
         life["moves_or_closings"] += 1
-    elif change == "updated" and row["name"]:
+    elif change == "updated" and row[_NAME]:
         life["renamed"] += 1
         if life["renamed_version"] is None or version > life["renamed_version"]:
-            life["renamed_version"], life["renamed_to"] = version, row["name"]
-    if row["eligible"] is not None:
-        life["seen_eligible" if row["eligible"] else "seen_ineligible"] = True
+            life["renamed_version"], life["renamed_to"] = version, row[_NAME]
+    if row[_ELIGIBLE] is not None:
+        life["seen_eligible" if row[_ELIGIBLE] else "seen_ineligible"] = True
         if life["eligibility_version"] is None or version > life["eligibility_version"]:
-            life["eligibility_version"], life["eligible"] = version, bool(row["eligible"])
-        since = row["effective_from"]
+            life["eligibility_version"], life["eligible"] = version, bool(row[_ELIGIBLE])
+        since = row[_FROM]
         life["eligibility_from"] = since if life["eligibility_from"] is None else max(life["eligibility_from"], since)
     # One eligibility throughout: one value seen, or every eligibility effective by the opening (facts declared
     # with the registration), so that on any day of the life the latest of them (by version) is in force.
@@ -90,43 +99,38 @@ def _fold(life: dict[str, Any], row: dict[str, Any]) -> None:
                       and life["first_version"] == life["registered_version"] and one_eligibility)
 
 
-def apply_rows(conn: sa.Connection, rows: Iterable[dict[str, Any]]) -> set[str]:
-    """Fold history rows (in order) into their units' lives: one read of the lives touched, one write each way.
-    Returns the unit ids touched."""
-    rows = list(rows)
-    ids = sorted({r["unit_id"] for r in rows})
+def _stored(conn: sa.Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The stored lives of these units, by unit id (dates as dates: sqlite3 returns them as ISO strings)."""
+    stored: dict[str, dict[str, Any]] = {}
+    for r in select_in(conn, unit_lives, _COLUMNS, "unit_id", ids, IDS_PER_QUERY):
+        life = dict(zip(_COLUMNS, r))
+        for column in _DATES:
+            if isinstance(life[column], str):
+                life[column] = date.fromisoformat(life[column])
+        stored[life["unit_id"]] = life
+    return stored
+
+
+def apply_rows(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> set[str]:
+    """Fold history rows (tuples in HISTORY_COLUMNS order, in order) into their units' lives: one read of the
+    lives touched, one write each way. Returns the unit ids touched."""
+    ids = sorted({r[_UID] for r in rows})
     if not ids:
         return set()
-    stored: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(ids), IDS_PER_QUERY):
-        for r in conn.execute(_SELECT, {"ids": ids[start:start + IDS_PER_QUERY]}):
-            stored[r.unit_id] = dict(r._mapping)
+    stored = _stored(conn, ids)
     known = set(stored)
     for row in rows:
-        life = stored.get(row["unit_id"])
+        life = stored.get(row[_UID])
         if life is None:
-            life = stored[row["unit_id"]] = _empty(row["unit_id"], int(row["version"]))
+            life = stored[row[_UID]] = _empty(row[_UID], int(row[_VERSION]))
         _fold(life, row)
-    updates = [(*(stored[uid][c] for c in _COLUMNS[1:]), uid) for uid in ids if uid in known]
-    inserts = [tuple(stored[uid][c] for c in _COLUMNS) for uid in ids if uid not in known]
-    insert_sql, update_sql = _driver_sql(conn.dialect.paramstyle)
-    # Plain driver statements: SQLAlchemy's per-value processing of these 19 columns cost as much as the rest of
-    # a registry batch. The values are str, int, bool, date and None, which sqlite3 and psycopg store as it would.
+    updates = [_AS_UPDATE(stored[uid]) for uid in ids if uid in known]
     if updates:
-        conn.exec_driver_sql(update_sql, updates)
-    if inserts:
-        conn.exec_driver_sql(insert_sql, inserts)
+        m = mark(conn)
+        conn.exec_driver_sql(f"UPDATE {unit_lives.name} SET {', '.join(f'{c} = {m}' for c in _COLUMNS[1:])} "
+                             f"WHERE unit_id = {m}", updates)
+    insert_rows(conn, unit_lives, _COLUMNS, [_AS_ROW(stored[uid]) for uid in ids if uid not in known])
     return set(ids)
-
-
-def _driver_sql(paramstyle: str) -> tuple[str, str]:
-    """INSERT and UPDATE of a whole life with positional parameters in the driver's style."""
-    mark = "?" if paramstyle == "qmark" else "%s"
-    insert = (f"INSERT INTO {unit_lives.name} ({', '.join(_COLUMNS)}) "
-              f"VALUES ({', '.join(mark for _ in _COLUMNS)})")
-    update = (f"UPDATE {unit_lives.name} SET {', '.join(f'{c} = {mark}' for c in _COLUMNS[1:])} "
-              f"WHERE unit_id = {mark}")
-    return insert, update
 
 
 def backfill(conn: sa.Connection, history: sa.Table) -> int:
@@ -136,7 +140,8 @@ def backfill(conn: sa.Connection, history: sa.Table) -> int:
         conn.execute(sa.text(f"LOCK TABLE {unit_lives.name} IN SHARE ROW EXCLUSIVE MODE"))
     if conn.execute(sa.select(unit_lives.c.unit_id).limit(1)).first() is not None:
         return 0
-    rows = [dict(r._mapping) for r in conn.execute(sa.select(history).order_by(history.c.unit_id, history.c.version))]
+    columns = [history.c[name] for name in HISTORY_COLUMNS]
+    rows = [tuple(r) for r in conn.execute(sa.select(*columns).order_by(history.c.unit_id, history.c.version))]
     touched: set[str] = set()
     for start in range(0, len(rows), 5000):  # a unit cut between two chunks folds on from its stored life
         touched |= apply_rows(conn, rows[start:start + 5000])

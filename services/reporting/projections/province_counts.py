@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from antt.events.v1 import registry_pb2 as events_pb
 from antt.messaging.consumer import ReceivedEvent
-from services.reporting.projections.schema import metadata
+from services.reporting.projections.schema import insert_rows, metadata
 
 # One row per unit seen, so a count can be checked against the units it came from.
 units = sa.Table(
@@ -55,8 +55,8 @@ def apply_batch(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
     registered = [e.payload for e in events if isinstance(e.payload, events_pb.UnitRegistered)]
     if not registered:
         return
-    conn.execute(_INSERT_UNIT, [{"unit_id": p.unit_id, "province_code": p.province_code,
-                                 "commune_code": p.commune_code} for p in registered])
+    insert_rows(conn, units, ("unit_id", "province_code", "commune_code"),
+                [(p.unit_id, p.province_code, p.commune_code) for p in registered])
     added = Counter(p.province_code for p in registered)
     counted = set(conn.execute(_COUNTED, {"provinces": sorted(added)}).scalars())
     if counted:

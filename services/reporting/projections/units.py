@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from antt.events.v1 import registry_pb2 as events_pb
 from antt.messaging.consumer import ReceivedEvent
 from services.reporting.projections import lives
-from services.reporting.projections.schema import effective_or_recorded, metadata
+from services.reporting.projections.schema import effective_or_recorded, insert_rows, metadata
 
 unit_history = sa.Table(
     "reporting_unit_history", metadata,
@@ -28,46 +28,32 @@ unit_history = sa.Table(
     sa.Column("commune_code", sa.String(5), nullable=False, index=True),
     sa.Column("eligible", sa.Boolean, nullable=True),  # None unless registered or facts
 )
-_INSERT = unit_history.insert()
+_HISTORY = {events_pb.UnitRegistered: "registered", events_pb.UnitEligibilityFactsDeclared: "facts",
+            events_pb.UnitUpdated: "updated", events_pb.UnitMoved: "moved", events_pb.UnitClosed: "closed"}
 
 
-def _row(p: Any, change: str, **values: Any) -> dict[str, Any]:
-    row = dict(unit_id=p.unit_id, version=int(p.meta.aggregate_version), change=change,
-               effective_from=effective_or_recorded(p.meta), code=p.code, name="", unit_type="",
-               province_code=p.province_code, commune_code=p.commune_code, eligible=None)
-    row.update(values)
-    return row
-
-
-def _history_row(event: ReceivedEvent) -> dict[str, Any] | None:
+def history_row(event: ReceivedEvent) -> tuple[Any, ...] | None:
+    """The history row of a unit event (a tuple in `lives.HISTORY_COLUMNS` order), None for other events."""
     p = event.payload
-    if isinstance(p, events_pb.UnitRegistered):
-        row = _row(p, "registered", name=p.name, unit_type=p.unit_type, eligible=p.eligibility.eligible)
-    elif isinstance(p, events_pb.UnitEligibilityFactsDeclared):
-        row = _row(p, "facts", unit_type=p.unit_type, eligible=p.eligibility.eligible)
-    elif isinstance(p, events_pb.UnitUpdated):
-        row = _row(p, "updated", name=p.name)
-    elif isinstance(p, events_pb.UnitMoved):
-        row = _row(p, "moved")
-    elif isinstance(p, events_pb.UnitClosed):
-        row = _row(p, "closed")
-    else:
+    change = _HISTORY.get(type(p))
+    if change is None:
         return None
-    return row
+    name = p.name if change in ("registered", "updated") else ""
+    unit_type = p.unit_type if change in ("registered", "facts") else ""
+    eligible = p.eligibility.eligible if change in ("registered", "facts") else None
+    return (p.unit_id, int(p.meta.aggregate_version), change, effective_or_recorded(p.meta), p.code, name, unit_type,
+            p.province_code, p.commune_code, eligible)
 
 
 def apply(conn: sa.Connection, event: ReceivedEvent) -> None:
     """Record a unit event as one history row, and fold it into the unit's life."""
-    row = _history_row(event)
-    if row is not None:
-        conn.execute(_INSERT, row)
-        lives.apply_rows(conn, [row])
+    apply_batch(conn, [event])
 
 
 def apply_batch(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
     """`apply` for a batch: the history rows in one multi-row insert (rows are independent of each other), and
     the lives they touch read and written once each."""
-    rows = [row for row in map(_history_row, events) if row is not None]
+    rows = [row for row in map(history_row, events) if row is not None]
     if rows:
-        conn.execute(_INSERT, rows)
+        insert_rows(conn, unit_history, lives.HISTORY_COLUMNS, rows)
         lives.apply_rows(conn, rows)
