@@ -34,6 +34,10 @@ COMMON_VARS: tuple[EnvVar, ...] = (
     EnvVar("ANTT_CONSUMER_ACK_WAIT", "30", "Seconds before an unacknowledged message is redelivered"),
     EnvVar("ANTT_CONSUMER_BATCH", "1000", "Messages fetched per pull by a consumer (at most one transaction)"),
     EnvVar("ANTT_RELAY_BATCH", "200", "Notifications read and published per relay batch"),
+    EnvVar("ANTT_SQLITE_CACHE_MB", "32", "Page cache of each SQLite connection of the read models and tracking "
+           "tables (MB; SQLite's own default is 2): a projection catching up writes several B-trees per event"),
+    EnvVar("ANTT_SQLITE_WAL_PAGES", "20000", "Pages the SQLite write-ahead log grows to before it is checkpointed "
+           "into the database (SQLite's own default is 1000): fewer, larger checkpoints while catching up"),
     EnvVar("ANTT_RELAY_POLL_INTERVAL", "0.2", "Seconds the relay waits when the event store has nothing new"),
     EnvVar("ANTT_LOG_LEVEL", "INFO", "Python logging level"),
     EnvVar("ANTT_REGISTRY_REFERENCE_TREE", "none", "Official areas the registry loads when its store has none: "

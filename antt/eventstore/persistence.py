@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+import os
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+from antt.settings import env_value
 
 
 # Seconds to open a PostgreSQL connection: an unreachable database fails instead of hanging.
@@ -84,6 +87,9 @@ def create_engine(url: str) -> Engine:
     connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if is_postgres(url) else {}
     engine = sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
+        cache_kib = int(float(env_value(os.environ, "ANTT_SQLITE_CACHE_MB")) * 1024)
+        wal_pages = int(env_value(os.environ, "ANTT_SQLITE_WAL_PAGES"))
+
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
             # WAL lets the event store, relay and consumers share one file; wait instead of failing.
@@ -91,6 +97,10 @@ def create_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # A catching-up projection touches pages of several B-trees per event (random UUID keys):
+            # a larger cache and fewer checkpoints measured ≈ 1.3x on reporting's rebuild.
+            cur.execute(f"PRAGMA cache_size=-{cache_kib}")
+            cur.execute(f"PRAGMA wal_autocheckpoint={wal_pages}")
             cur.close()
             # Let SQLAlchemy, not pysqlite, open transactions, so SAVEPOINTs work.
             dbapi_conn.isolation_level = None
