@@ -97,7 +97,7 @@ class NotificationsServicer(pb_grpc.NotificationsServiceServicer):
         self.authz_resolver = authz.ReplicaResolver(engine)
         # The preview computed for a first page, reused by the pages after it (one consistent listing):
         # (instant, province, commune) -> (monotonic time, preview).
-        self._previews: dict[tuple[datetime, str, str], tuple[float, preview.Preview]] = {}
+        self._previews: dict[tuple[datetime, str, str], tuple[float, preview.Listing]] = {}
 
     def _today(self) -> date:
         return self.scanner.clock.now().astimezone(VIETNAM).date()
@@ -158,13 +158,14 @@ class NotificationsServicer(pb_grpc.NotificationsServiceServicer):
                                               request.include_past)
         return pb.GetUnitCalendarResponse(content_type=ical.CONTENT_TYPE, body=body, events=count)
 
-    async def _preview(self, at: datetime, province: str, commune: str, again: bool) -> preview.Preview:
+    async def _preview(self, at: datetime, province: str, commune: str, again: bool) -> preview.Listing:
         """A first page computes the preview; the next pages of it reuse that one while it is fresh."""
         key, now = (at, province, commune), time.monotonic()
         cached = self._previews.get(key)
         if again and cached is not None and now - cached[0] < PREVIEW_KEPT_S:
             return cached[1]
-        found = await asyncio.to_thread(preview.preview_at, self.scanner, at, province, commune)
+        self._previews, cached = {}, None  # the listing kept is let go before the next one is built
+        found = await asyncio.to_thread(preview.listing_at, self.scanner, at, province, commune)
         self._previews = {key: (now, found)}  # one listing kept: the memory of one preview at most
         return found
 
@@ -182,9 +183,9 @@ class NotificationsServicer(pb_grpc.NotificationsServiceServicer):
         size = page_size(request.page_size, PREVIEW_PAGE, PREVIEW_PAGE_MAX)
         j = request.jurisdiction
         found = await self._preview(start.at, j.province_code, j.commune_code, again=bool(request.page_token))
-        sends, last = preview.page_of(found, start.after, size)
+        sends, last = await asyncio.to_thread(found.page, start.after, size)
         return pb.PreviewSendsResponse(at=found.at.isoformat(), sends=[_planned_pb(p) for p in sends],
-                                       already_claimed=found.already_claimed, total=len(found.sends),
+                                       already_claimed=found.already_claimed, total=found.total,
                                        next_page_token=preview.Page(start.at, last).token() if last else "")
 
     @requires(authz.OBLIGATIONS_READ)
