@@ -45,7 +45,7 @@ class Gaps:
 def _rows(engine: Engine) -> dict[str, set[tuple[Any, ...]]]:
     with engine.connect() as conn:
         return {name: {tuple(_plain(v) for v in r) for r in conn.execute(sa.select(table))}
-                for name, table in projections.metadata.tables.items()}
+                for name, table in projections.read_model_tables().items()}
 
 
 async def check(engine: Engine, nats_url: str) -> Gaps:

@@ -327,8 +327,9 @@ def checksum(engine: Engine) -> str:
     """SHA-256 over every read-model row, table by table in a canonical order (tracking excluded)."""
     h = hashlib.sha256()
     with engine.connect() as conn:
-        for name in sorted(projections.metadata.tables):
-            table = projections.metadata.tables[name]
+        tables = projections.read_model_tables()
+        for name in sorted(tables):
+            table = tables[name]
             rows = [[_plain(v) for v in r] for r in conn.execute(sa.select(table))]
             h.update(json.dumps([name, sorted(rows, key=json.dumps)], ensure_ascii=False).encode())
     return h.hexdigest()

@@ -19,7 +19,7 @@ from services.reporting.api import rollups
 from services.reporting.api.servicer import ReportingServicer
 from services.reporting.consumers import FROM_ASSESSMENT, FROM_REGISTRY
 from services.reporting.replay import apply_events
-from services.reporting.rollup.cache import MAX_AGE_SECONDS
+from services.reporting.projections import version
 from tests.unit.reporting.builders import World
 from tests.unit.reporting.test_rollup_scoped import SCOPES, add_varied_lives
 from tests.unit.reporting.test_rollups import Y, build
@@ -97,8 +97,17 @@ def test_an_event_applied_below_the_highest_position_is_seen(engine: Engine) -> 
     # redelivered after a failure: applied after events of higher positions
     _apply(engine, [], [late])
     assert _fresh(engine, scope, 0).rollup.digest != stale.rollup.digest
-    if engine.dialect.name != "sqlite":
-        # PostgreSQL's version sees only the highest positions: the entry's age bounds how long it is served
-        now = servicer.reports.clock()
-        servicer.reports.clock = lambda: now + MAX_AGE_SECONDS + 1
-    assert _ask(servicer, scope, 0) == _fresh(engine, scope, 0)
+    assert _ask(servicer, scope, 0) == _fresh(engine, scope, 0)  # on PostgreSQL too: the counter moved
+
+
+def test_a_removed_version_row_comes_back_and_still_moves(engine: Engine) -> None:
+    world = _world()
+    servicer = ReportingServicer(engine)
+    _apply(engine, world.registry.events, world.assessment.events[:3])
+    first = _ask(servicer, "national", 0)
+    with engine.begin() as conn:
+        conn.execute(version.data_version.delete())
+    _apply(engine, [], world.assessment.events[3:])
+    with engine.connect() as conn:
+        assert version.current(conn) > 0  # 0 when the row is missing
+    assert _ask(servicer, "national", 0) == _fresh(engine, "national", 0) != first

@@ -1,17 +1,11 @@
 """Computed reports kept per (year, scope, boundary, day) while the read models have not changed.
 
 A report is a pure function of the read models (and the day, and the shipped targets), and the read models
-change only when a consumer applies an event, which inserts that event's tracking row in the same
-transaction. The cache key's data version is read from the tracking table: the highest position each of
-reporting's consumers has applied, plus (on SQLite) the table's highest rowid, which grows with every insert,
-so an event redelivered below the highest position (applied after a failure) changes it too. The tracking
-rows live in the shared database, so every replica sees the same version: a replica never serves a report
-older than what any replica has applied before the request's version was read.
-
-On PostgreSQL the tracking table has no rowid: an event applied below its consumer's highest position
-changes no version, so entries also expire after `MAX_AGE_SECONDS`, which bounds how long such a report is
-served. The version is read before the report in the same transaction, so a cached report is never older
-than its key (a newer report under an older key is recomputed when the key moves on).
+change only when a consumer applies events, which raises the counter of `projections/version.py` in the same
+transaction. The counter lives in the shared database, so every replica sees the same version, on SQLite and
+PostgreSQL alike, whatever order the events are applied in. The version is read before the report in the
+same transaction, so a cached report is never older than its key (a newer report under an older key is
+recomputed when the key moves on).
 """
 
 from __future__ import annotations
@@ -25,33 +19,18 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
-from antt.messaging.tracking import tracking
-from services.reporting.consumers import CONSUMERS
+from services.reporting.projections import version
 
 MAX_ENTRIES = 32  # reports kept (a national report with its award list weighs a few MB)
-MAX_AGE_SECONDS = 60.0  # see the module docstring: bounds staleness where the version cannot see every apply
+MAX_AGE_SECONDS = 3600.0  # an entry is dropped an hour after it was computed (memory), never because it is stale
 
 Version = tuple[int, ...]
 V = TypeVar("V")
 
 
-def _version_query(sqlite: bool) -> sa.Select[Any]:
-    """One statement, one round trip: each consumer's highest position (a probe of the primary key each)."""
-    parts: list[Any] = [sa.select(sa.func.max(tracking.c.position)).where(
-        tracking.c.consumer == spec.name, tracking.c.source == spec.source).scalar_subquery() for spec in CONSUMERS]
-    if sqlite:
-        # O(1) in SQLite (the last row of the table's b-tree); every insert raises it
-        parts.append(sa.select(sa.func.max(sa.literal_column("rowid"))).select_from(tracking).scalar_subquery())
-    return sa.select(*parts)
-
-
-_VERSION_QUERIES = {sqlite: _version_query(sqlite) for sqlite in (False, True)}
-
-
 def data_version(conn: sa.Connection) -> Version:
-    """What the read models have applied: each consumer's highest position, and on SQLite the tracking rowid."""
-    row = conn.execute(_VERSION_QUERIES[conn.dialect.name == "sqlite"]).one()
-    return tuple(int(v or 0) for v in row)
+    """What the read models have applied: the counter every applied batch raises."""
+    return (version.current(conn),)
 
 
 @dataclass
