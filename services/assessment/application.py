@@ -72,13 +72,24 @@ def value_transcoding(cls: type) -> Transcoding:
     """Stores a frozen dataclass as a dict of its fields (lists come back as tuples)."""
 
     names = tuple(f.name for f in dataclasses.fields(cls))  # once: every stored value goes through encode
+    # The dict of a frozen value is remembered on it: its fields are never reassigned, so the dict of
+    # references is always what a fresh one would hold (shared criterion lines are stored by many cases).
+    memo = "_antt_stored_fields" if cls.__dataclass_params__.frozen else ""  # type: ignore[attr-defined]
 
     class ValueAsDict(Transcoding):
         type = cls
         name = f"value_{cls.__module__}.{cls.__qualname__}"
 
         def encode(self, obj: Any) -> dict[str, Any]:
-            return {name: getattr(obj, name) for name in names}
+            state = getattr(obj, "__dict__", None) if memo else None
+            if state is not None:
+                found = state.get(memo)
+                if found is not None:
+                    return found  # type: ignore[no-any-return]
+            fields = {name: getattr(obj, name) for name in names}
+            if state is not None:
+                state[memo] = fields  # not a field: bypasses the frozen __setattr__, as hashchain's text memo
+            return fields
 
         def decode(self, data: dict[str, Any]) -> Any:
             return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
@@ -323,20 +334,31 @@ class Assessments(ServiceApplication):
         rule = (rules or self.rules.for_year(year)).coverage
         managed = [p for p in self.units.in_commune(commune_code)
                    if p.unit_id != exclude and p.eligible and p.managed_by_commune(rule)]
+        case_ids = [AssessmentCase.create_id(p.unit_id, year) for p in managed]
+        versions = self.latest_versions(case_ids)  # one query for the commune, not one per unit
         registered = recognised = 0
-        for p in managed:
-            case = self._latest(AssessmentCase.create_id(p.unit_id, year))
+        for case_id in case_ids:
+            case = self._latest(case_id, versions.get(case_id))
             if case is not None and case.state is not CaseState.DA_DONG:
                 registered += 1
                 recognised += case.state is CaseState.CONG_NHAN
         return CoverageFigures(managed=len(managed), registered=registered, recognised=recognised)
 
-    def _latest(self, case_id: UUID) -> AssessmentCase | None:
+    _UNREAD = -1  # `_latest` was not told the stored version: it reads it
+
+    def _latest(self, case_id: UUID, stored_version: int | None = _UNREAD) -> AssessmentCase | None:
         """The case as the store holds it now, to read (never to change): the cached one when the store has
-        nothing newer (one indexed read, nothing decoded), else the stored one."""
+        nothing newer (one indexed read, nothing decoded; none when the caller read `stored_version`, the
+        version of its last stored event or None, with others), else the stored one."""
         cached = self.cases.peek(case_id)
-        if cached is not None and not self.recorder.select_events(case_id, gt=cached.version, limit=1):
-            return cached  # type: ignore[no-any-return]
+        if stored_version == self._UNREAD:
+            if cached is not None and not self.recorder.select_events(case_id, gt=cached.version, limit=1):
+                return cached  # type: ignore[no-any-return]
+        else:
+            if stored_version is None:  # nothing stored
+                return cached  # type: ignore[no-any-return]  # as above: nothing newer than the cached one
+            if cached is not None and stored_version <= cached.version:
+                return cached  # type: ignore[no-any-return]
         return self._find(case_id)  # type: ignore[no-any-return]
 
     def _case_exists(self, case_id: UUID) -> bool:

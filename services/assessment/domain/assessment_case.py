@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Sequence
@@ -28,12 +29,14 @@ from services.assessment.rules.types import Tier, UnitType
 
 DIGEST_MEMO = "_assessment_digest_memo"  # not state: a cache of assessment_digest() on the aggregate
 CASE_NAMESPACE = uuid.UUID("0c7f3a52-9d41-5e8b-8f3e-2b6a1d4c2026")
+CASE_IDS_REMEMBERED = 50_000  # (unit, year) -> case id: a few MB, more than a bench wave or a province's season
 
 
 class AssessmentCase(ChainedAggregate):
     """A unit's case for one year; its id derives from (unit, year), so a second case collides."""
 
     @staticmethod
+    @functools.lru_cache(maxsize=CASE_IDS_REMEMBERED)  # the 70% rule derives every unit's case id per decision
     def create_id(unit_id: uuid.UUID, year: int) -> uuid.UUID:
         """Case ids are UUID5 of (unit, year)."""
         return uuid.uuid5(CASE_NAMESPACE, f"{unit_id}:{year}")
