@@ -43,6 +43,17 @@ class Stage:
 
 
 STAGES: list[Stage] = []
+# The order stages run in, by the module that registers them: each needs what the ones before it built
+# (units before the year, decisions before rollups and replay, the whole run before the rebuild and memory).
+MODULE_ORDER = ("import_stage", "reminder_stage", "year_stage", "query_stage", "replay_stage", "rebuild_stage")
+
+
+def ordered() -> list[Stage]:
+    """The registered stages in run order (whichever module a caller happened to import first)."""
+    def place(item: tuple[int, Stage]) -> tuple[int, int]:
+        module = item[1].run.__module__.rsplit(".", 1)[-1]
+        return (MODULE_ORDER.index(module) if module in MODULE_ORDER else len(MODULE_ORDER), item[0])
+    return [s for _, s in sorted(enumerate(STAGES), key=place)]
 
 
 def stage(name: str, requires: Sequence[str] = (), title: str = "") -> Callable[[StageFn], StageFn]:
@@ -84,7 +95,7 @@ def missing_methods(requires: Sequence[str]) -> list[str]:
 async def run_stages(ctx: BenchContext, only: Sequence[str] = ()) -> list[Measurement]:
     """Run every registered stage (or those named), in order; a failing stage is recorded, not fatal."""
     out: list[Measurement] = []
-    for s in STAGES:
+    for s in ordered():
         if only and s.name not in only:
             continue
         missing = missing_methods(s.requires)
