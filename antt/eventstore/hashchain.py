@@ -66,12 +66,27 @@ def canonical(value: Any) -> Any:
     return handler(value)
 
 
+SHARED = "_antt_shared"  # not state: marks a frozen value that many events hold (see share)
+
+
+def share(value: Any) -> Any:
+    """Mark a frozen value as held by many events, so forms derived from it (its JSON text) are kept on it.
+
+    Only shared values keep them: a text kept on every value would cost each cached case its whole
+    assessment again in memory, for values that are written once or twice.
+    """
+    state = getattr(value, "__dict__", None)
+    if state is not None:
+        state[SHARED] = True
+    return value
+
+
 class _JSONWriter:
     """`json.dumps(canonical(value), sort_keys=True, ensure_ascii=False, separators=…)`, written directly.
 
     The same bytes without building the canonical copy first and without re-sorting it, and the text
-    of an immutable value (a frozen dataclass holding only immutable values) is remembered on the
-    value itself: a case's results are hashed by every later event and every assessment digest.
+    of a shared immutable value (a frozen dataclass marked by `share`, holding only immutable values)
+    is remembered on the value itself: a criterion line shared by thousands of decisions is written once.
     Anything this writer does not know exactly (sets, dicts with keys that are not str, types that
     `canonical` leaves alone) goes through the reference path, so the output never differs from it.
     """
@@ -128,7 +143,7 @@ class _JSONWriter:
         names = sorted(f.name for f in dataclasses.fields(kind))
         frozen = bool(getattr(kind, "__dataclass_params__").frozen)
         space: dict[str, Any] = {"W": self.write, "S": encode_basestring, "A": _ATOMS, "I": self._immutable,
-                                 "memo": self.memo, "getattr": getattr}
+                                 "memo": self.memo, "shared": SHARED, "getattr": getattr}
         reads, parts, checks = [], [], []
         for i, name in enumerate(names):
             space[f"K{i}"] = ("{" if i == 0 else self.item) + encode_basestring(name) + self.key
@@ -136,13 +151,13 @@ class _JSONWriter:
             parts.append(f"K{i} + (S(f{i}) if type(f{i}) is str else W(f{i}))")
             checks.append(f"(type(f{i}) in A or I(f{i}))")
         lines = ["def write(value):"]
-        if frozen:  # the text of a frozen value is remembered on it (when it has a __dict__)
+        if frozen:  # the text of a shared frozen value is remembered on it (when it has a __dict__)
             lines += ["    d = getattr(value, '__dict__', None)", "    if d is not None:",
                       "        t = d.get(memo)", "        if t is not None:", "            return t"]
         lines += reads
         lines.append("    text = " + (" + ".join(parts) if parts else "'{'") + " + '}'")
         if frozen:
-            lines.append(f"    if d is not None and {' and '.join(checks) or 'True'}:")
+            lines.append(f"    if d is not None and shared in d and {' and '.join(checks) or 'True'}:")
             lines.append("        d[memo] = text  # never reassigned: frozen (this bypasses __setattr__)")
         lines.append("    return text")
         exec("\n".join(lines), space)  # noqa: S102  # code built only from the dataclass's field names

@@ -16,6 +16,7 @@ from antt.actor import Actor
 from antt.errors import DomainError
 from antt.eventstore.application import ServiceApplication
 from antt.eventstore.group import GroupCommit
+from antt.eventstore.hashchain import SHARED
 from services.assessment.case_cache import CaseCache
 from services.assessment.domain.assessment_case import AssessmentCase
 from services.assessment.domain.classification import Classification, ClassificationState
@@ -72,8 +73,9 @@ def value_transcoding(cls: type) -> Transcoding:
     """Stores a frozen dataclass as a dict of its fields (lists come back as tuples)."""
 
     names = tuple(f.name for f in dataclasses.fields(cls))  # once: every stored value goes through encode
-    # The dict of a frozen value is remembered on it: its fields are never reassigned, so the dict of
-    # references is always what a fresh one would hold (shared criterion lines are stored by many cases).
+    # The dict of a shared frozen value is remembered on it: its fields are never reassigned, so the dict
+    # of references is always what a fresh one would hold (shared criterion lines are stored by many cases;
+    # other values are stored once or twice and keeping a dict on each would cost memory in the case cache).
     memo = "_antt_stored_fields" if cls.__dataclass_params__.frozen else ""  # type: ignore[attr-defined]
 
     class ValueAsDict(Transcoding):
@@ -82,6 +84,8 @@ def value_transcoding(cls: type) -> Transcoding:
 
         def encode(self, obj: Any) -> dict[str, Any]:
             state = getattr(obj, "__dict__", None) if memo else None
+            if state is not None and SHARED not in state:
+                state = None
             if state is not None:
                 found = state.get(memo)
                 if found is not None:

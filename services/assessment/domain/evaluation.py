@@ -8,6 +8,7 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any
 
+from antt.eventstore.hashchain import share
 from services.assessment.domain.errors import InvalidAssessmentError, WrongAuthorityError
 from services.assessment.domain.values import (
     Authority, Basis, CoverageFigures, CriterionEvaluation, CriterionResult, Finding,
@@ -45,7 +46,7 @@ def shared_line(line: CriterionEvaluation) -> CriterionEvaluation:
         return found
     if len(_shared_lines) >= SHARED_LINES_MAX:
         _shared_lines.clear()
-    _shared_lines[key] = line
+    _shared_lines[key] = share(line)
     return line
 
 

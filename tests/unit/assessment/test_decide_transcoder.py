@@ -14,6 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 from antt.actor import Actor
 from antt.eventstore.application import reuse_json_encoder
+from antt.eventstore.hashchain import share
 from services.assessment.application import VALUE_TYPES, Assessments
 from services.assessment.domain.states import CaseState, Outcome
 from services.assessment.domain.values import (
@@ -71,7 +72,7 @@ atoms = st.one_of(
     st.builds(CoverageFigures, managed=st.integers(0, 99), registered=st.integers(0, 99),
               recognised=st.integers(0, 99)),
 )
-values = st.recursive(atoms, lambda inner: st.one_of(
+values = st.recursive(st.one_of(atoms, atoms.map(share)), lambda inner: st.one_of(  # shared values remember
     st.lists(inner, max_size=4), st.lists(inner, max_size=4).map(tuple),
     st.dictionaries(texts, inner, max_size=4)), max_leaves=20)
 
@@ -90,7 +91,8 @@ def test_event_states_encode_to_the_reference_bytes(state: dict[str, Any]) -> No
 
 def test_a_remembered_value_encodes_as_a_fresh_copy_and_stays_equal() -> None:
     transcoder = APP.mapper.transcoder
-    line = CriterionEvaluation("XA-1", "Tiêu chí", "Criterion", CriterionKind.BOOLEAN, True, Basis.TU_DANH_GIA)
+    line = share(CriterionEvaluation("XA-1", "Tiêu chí", "Criterion", CriterionKind.BOOLEAN, True,
+                                     Basis.TU_DANH_GIA))  # shared: its fields are remembered
     first = transcoder.encode({"line": line})
     copy = CriterionEvaluation(**{f: getattr(line, f) for f in CriterionEvaluation.__dataclass_fields__})
     assert transcoder.encode({"line": line, "again": line}) == REFERENCE.encode({"line": copy, "again": copy})
@@ -118,3 +120,12 @@ def test_other_transcoders_are_left_alone() -> None:
     other = Other()
     reuse_json_encoder(other)
     assert "encode" not in vars(other)
+
+
+def test_only_shared_values_keep_their_fields() -> None:
+    transcoder = APP.mapper.transcoder
+    alone = Finding("XA-1", True, "ghi chú")
+    shared = share(Finding("XA-1", True, "ghi chú"))
+    assert transcoder.encode({"f": alone}) == transcoder.encode({"f": shared}) == REFERENCE.encode({"f": alone})
+    assert set(vars(alone)) == {f.name for f in dataclasses.fields(Finding)}
+    assert any(isinstance(v, dict) for v in vars(shared).values())

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from antt.actor import Actor
-from antt.eventstore.hashchain import canonical, canonical_json, event_digest, verify
+from antt.eventstore.hashchain import canonical, canonical_json, event_digest, share, verify
 from eventsourcing.utils import get_topic
 from services.assessment.application import Assessments
 from services.assessment.domain.states import Outcome
@@ -85,7 +85,8 @@ values = st.recursive(scalars, lambda inner: st.one_of(
     st.frozensets(st.sampled_from(list(SchoolLevel)) | st.text(max_size=3), max_size=4),
     st.dictionaries(st.text(max_size=4) | st.integers() | st.booleans(), inner, max_size=4),
     st.dictionaries(st.text(max_size=4), inner, max_size=3).map(Tagged),
-    st.builds(Frozen, inner, inner), st.builds(Mutable, inner, inner), st.builds(Slotted, inner, inner)),
+    st.builds(Frozen, inner, inner), st.builds(Frozen, inner, inner).map(share),  # shared: its text is kept
+    st.builds(Mutable, inner, inner), st.builds(Slotted, inner, inner)),
     max_leaves=14)
 
 
@@ -108,11 +109,11 @@ def test_the_writer_gives_the_json_of_the_canonical_form(value: Any, compact: bo
 @settings(max_examples=200, deadline=None)
 @given(values, values)
 def test_a_remembered_text_never_hides_a_change(first: Any, second: Any) -> None:
-    box = Frozen([first])  # holds a list: must not be remembered
+    box = share(Frozen([first]))  # holds a list: must not be remembered, shared or not
     canonical_json(box)
     box.z.append(second)
     assert canonical_json(box) == old_json(box)
-    held = Frozen(Mutable(first))  # holds a mutable dataclass: must not be remembered either
+    held = share(Frozen(Mutable(first)))  # holds a mutable dataclass: must not be remembered either
     canonical_json(held)
     held.z.b = second
     assert canonical_json(held) == old_json(held)
@@ -162,3 +163,11 @@ def test_assessment_digest_is_unchanged(results: list[CriterionResult]) -> None:
     body = canonical({"results": case.results, "documents": case.documents, "findings": case.findings})
     want = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     assert case.assessment_digest() == want
+
+
+def test_only_shared_values_keep_their_text() -> None:
+    # a text kept on every value would hold each cached case's assessment twice more in memory
+    alone, shared = Frozen("x", 1), share(Frozen("x", 1))
+    assert canonical_json(alone) == canonical_json(shared) == old_json(alone)
+    assert vars(alone) == {"z": "x", "a": 1}
+    assert canonical_json(shared, compact=False) in vars(shared).values()
