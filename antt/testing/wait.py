@@ -23,6 +23,20 @@ def wait_until(predicate: Callable[[], T], timeout: float = 30.0, interval: floa
         time.sleep(interval)
 
 
+def wait_settled(read: Callable[[], T], quiet: float = 0.5, timeout: float = 30.0, message: str = "value") -> T:
+    """Read until two readings `quiet` seconds apart are equal (work already under way has finished); return it."""
+    deadline = time.monotonic() + timeout
+    last = read()
+    while True:
+        time.sleep(quiet)
+        value = read()
+        if value == last:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{message} still changing after {timeout}s (last {last!r}, now {value!r})")
+        last = value
+
+
 async def async_wait_until(predicate: Callable[[], Awaitable[T]], timeout: float = 30.0, interval: float = 0.05,
                            message: str = "condition") -> T:
     """Async form of wait_until."""
