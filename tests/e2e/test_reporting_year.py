@@ -118,10 +118,16 @@ def drive(stack: Stack) -> dict[str, UUID]:
     return ids
 
 
+def year_applied(stack: Stack) -> bool:
+    """Whether reporting shows the whole year: the last event is E-HP-2's registration, after every classification."""
+    t = rollup(stack, "national").area.total
+    return (t.classified, t.registered) == (3, len(PLAN))
+
+
 def test_a_year_through_registry_and_assessment_then_replay_before_a_reclassification(stack: Stack) -> None:
     ids = drive(stack)
-    wait_until(lambda: served(stack) and rollup(stack, "national").area.total.classified == 3, timeout=90,
-               message="reporting has the year's classifications")
+    wait_until(lambda: served(stack) and year_applied(stack), timeout=90,
+               message="reporting has the year's classifications and registrations")
     national = rollup(stack, "national")
     t = national.area.total
     # independent count from the plan
