@@ -155,27 +155,7 @@ class ServiceApplication(Application):
 
     def existing_ids(self, ids: Iterable[UUID]) -> set[UUID]:
         """Which of these aggregate ids have events stored (one query per few hundred ids)."""
-        wanted = list(dict.fromkeys(ids))
-        found: set[UUID] = set()
-        recorder: Any = self.recorder
-        table = getattr(recorder, "events_table_name", None)
-        datastore = getattr(recorder, "datastore", None)
-        for i in range(0, len(wanted), IDS_PER_QUERY):
-            part = wanted[i:i + IDS_PER_QUERY]
-            if table is None or datastore is None:  # the in-memory recorder of tests
-                found.update(u for u in part if recorder.select_events(u, lte=1, limit=1))
-            elif isinstance(datastore, SQLiteDatastore):
-                marks = ",".join("?" * len(part))
-                with datastore.transaction(commit=False) as cursor:
-                    cursor.execute(f"SELECT DISTINCT originator_id FROM {table} WHERE originator_id IN ({marks})",
-                                   [u.hex for u in part])
-                    found.update(UUID(row[0]) for row in cursor.fetchall())
-            else:  # PostgreSQL: uuid column, one array parameter
-                with datastore.transaction(commit=False) as cursor:
-                    cursor.execute(f'SELECT DISTINCT originator_id FROM "{table}" WHERE originator_id = ANY(%s)',
-                                   [part])
-                    found.update(UUID(str(row["originator_id"])) for row in cursor.fetchall())
-        return found
+        return set(self.latest_versions(ids))
 
     def latest_versions(self, ids: Iterable[UUID]) -> dict[UUID, int]:
         """The version of the last stored event of each of these aggregates (absent: nothing stored).
