@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from itertools import groupby
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from eventsourcing.application import AggregateNotFoundError
@@ -58,14 +59,19 @@ pending_chunks = sa.Table(
     sa.Column("batch_id", sa.String(36), primary_key=True),
     sa.Column("chunks", sa.Text, nullable=False),  # JSON list of NoticeChunk arguments
 )
-BULK_NOTICES = 5000  # event-only notices claimed per transaction by claim_notices
+# Event-only notices claimed per transaction by claim_notices: the listing's keys are random, so a batch
+# inserts all over its primary-key index; 20,000 sorted keys share its pages 4x more than 5,000 did
+# (≈ 11 instead of ≈ 15 µs a row on a 200,000-row listing, SQLite).
+BULK_NOTICES = 20000
 CLAIM_ATTEMPTS = 5  # a bulk claim that met a key inserted concurrently (PostgreSQL) looks again
 CHUNK_NOTICES = 500  # notices per NoticeChunk (≈ 200 KiB published: far under NATS's 1 MiB max_payload)
 
 
-@dataclass(slots=True)  # not frozen: one is made per notice, and a frozen init costs more
-class BulkNotice:
-    """One event-only notice to claim in bulk: its key, listing facts and its group's shared facts."""
+class BulkNotice(NamedTuple):
+    """One event-only notice to claim in bulk: its key, listing facts and its group's shared facts.
+
+    A tuple (one is made per notice): the claim reads its fields by position, in C, not one attribute at a time.
+    """
 
     key: str
     unit_id: str
@@ -231,9 +237,8 @@ class Notifications(ServiceApplication):
         batch_id = str(uuid.uuid4())
         with write_transaction(self._engine()) as conn:
             _forget(conn, stored)
-            keys = [n.key for n in part]
-            known = existing_keys(conn, keys)
-            fresh = [n for n in part if n.key not in known] if known else list(part)
+            known = existing_keys(conn, list(map(_KEY, part)))
+            fresh = [n for n in part if n[0] not in known] if known else list(part)
             if not fresh:
                 return batch_id, [], []
             # The driver's executemany with values converted once: SQLAlchemy's per-row parameter
@@ -244,11 +249,11 @@ class Notifications(ServiceApplication):
             # In key order: the keys are random (UUIDs), and inserting them sorted walks the primary-key
             # index once instead of jumping between its pages.
             conn.exec_driver_sql(_insert_sql(conn), sorted(
-                (n.key, status, channel, n.recipient, "", n.unit_id, n.province_code, n.commune_code, 0, "", by,
-                 when, when, when) for n in fresh))
+                [(key, status, channel, recipient, "", unit_id, province, commune, 0, "", by, when, when, when)
+                 for key, unit_id, recipient, province, commune, _ in fresh]))
             chunks = _chunks(batch_id, fresh, at, channel)
             conn.execute(pending_chunks.insert().values(batch_id=batch_id, chunks=json.dumps(chunks)))
-        return batch_id, chunks, [n.key for n in fresh]
+        return batch_id, chunks, list(map(_KEY, fresh))
 
     def store_pending(self) -> int:
         """Store the chunks of claims whose events a crash left unstored; how many batches."""
@@ -359,18 +364,34 @@ def _forget(conn: sa.Connection, batch_ids: list[str]) -> None:
         conn.execute(pending_chunks.delete().where(pending_chunks.c.batch_id.in_(batch_ids)))
 
 
+_KEY = itemgetter(0)
+_AREA = itemgetter(3, 4)  # (province_code, commune_code) of a BulkNotice
+_GROUP = itemgetter(5)
+_ITEM = itemgetter(0, 1, 2)  # [key, unit_id, recipient]: a tuple is written as the same JSON array
+
+
 def _chunks(batch_id: str, notices: list[BulkNotice], at: datetime, channel: str) -> list[dict[str, Any]]:
     """NoticeChunk arguments: the notices by commune (in order met), at most CHUNK_NOTICES each."""
     by_area: dict[tuple[str, str], list[BulkNotice]] = {}
-    for n in notices:
-        by_area.setdefault((n.province_code, n.commune_code), []).append(n)
+    # A commune's notices come in one run (the scan hands them over commune by commune): one step per run.
+    for where, run in groupby(notices, _AREA):
+        found = by_area.get(where)
+        if found is None:
+            by_area[where] = list(run)
+        else:
+            found.extend(run)
     out = []
+    sent_at = at.isoformat()
     for (province, commune), members in by_area.items():
         for first in range(0, len(members), CHUNK_NOTICES):
-            groups: dict[tuple[str, str, str], list[list[str]]] = {}
-            for n in members[first:first + CHUNK_NOTICES]:
-                groups.setdefault(n.group, []).append([n.key, n.unit_id, n.recipient])
-            out.append({"chunk_id": f"{batch_id}/{len(out)}", "sent_at": at.isoformat(), "channel": channel,
+            part = members[first:first + CHUNK_NOTICES]
+            kinds = list(map(_GROUP, part))
+            distinct = list(dict.fromkeys(kinds))
+            if len(distinct) == 1:
+                groups = {distinct[0]: list(map(_ITEM, part))}
+            else:  # a few groups a chunk: one pass each, in the order first met
+                groups = {g: [_ITEM(n) for n, k in zip(part, kinds) if k == g] for g in distinct}
+            out.append({"chunk_id": f"{batch_id}/{len(out)}", "sent_at": sent_at, "channel": channel,
                         "province_code": province, "commune_code": commune,
                         "groups": [{"notice": g[0], "offset": g[1], "obligation": json.loads(g[2]),
                                     "items": json.dumps(items, ensure_ascii=False)} for g, items in groups.items()]})

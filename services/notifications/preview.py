@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -20,7 +21,7 @@ from services.notifications.domain.schedule import Obligation
 from services.notifications.facts import Snapshot, digest_message, route
 from services.notifications.projections import UnitRow
 from services.notifications.scanner import Scanner
-from services.notifications.templates import reminder_subject
+from services.notifications.templates import named_subject, reminder_subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +79,7 @@ def listing_at(scanner: Scanner, at: datetime, province_code: str = "", commune_
     """`preview_at` kept packed for paging: the same sends in the same order, each one bytes object
     (≈ 0.4 KB a send; as `PlannedSend` objects ≈ 0.9 KB, 300 MB for the national preview)."""
     packed: list[bytes] = []
-    add = packed.append
-    claimed = _sends(scanner, at, province_code, commune_code, lambda p: add(_packed(p)))
+    claimed = _sends(scanner, at, province_code, commune_code, packed.append, packed=True)
     # Sorting the bytes sorts by key: a key is their prefix up to a NUL, which sorts below every character
     # a key holds, and UTF-8 bytes sort as their code points.
     packed.sort()
@@ -102,10 +102,15 @@ class Listing:
     def page(self, after: str, size: int) -> tuple[list[PlannedSend], str]:
         """`page_of` of the same preview: the sends after key `after` (at most `size`), and the last key when
         more follow ("" on the last page)."""
+        rows, last = self.fields(after, size)
+        return [PlannedSend(*r[:-1], items=int(r[-1])) for r in rows], last
+
+    def fields(self, after: str, size: int) -> tuple[list[list[str]], str]:
+        """`page` as each send's fields in `PlannedSend`'s order (`items` as text), without the objects."""
         start = bisect.bisect_right(self.packed, after.encode(), key=_key_of) if after else 0
-        sends = [_unpacked(b) for b in self.packed[start:start + size]]
+        rows = [_fields(b) for b in self.packed[start:start + size]]
         more = start + size < len(self.packed)
-        return sends, (sends[-1].key if more and sends else "")
+        return rows, (rows[-1][0] if more and rows else "")
 
 
 def _packed(p: PlannedSend) -> bytes:
@@ -128,16 +133,18 @@ def _key_of(packed: bytes) -> bytes:
     return packed[:packed.index(b"\x00")]
 
 
-def _unpacked(packed: bytes) -> PlannedSend:
-    key, *rest = packed.decode().split("\x00")
-    if len(rest) != _FIELDS:
-        rest = json.loads(rest[0])
-    return PlannedSend(key, *rest[:-1], items=int(rest[-1]))
+def _fields(packed: bytes) -> list[str]:
+    """The key and the other fields of a packed send (`items` as text)."""
+    parts = packed.decode().split("\x00")
+    if len(parts) != _FIELDS + 1:
+        parts = [parts[0], *json.loads(parts[1])]  # JSON escapes every NUL: the key's is the only one
+    return parts
 
 
 def _sends(scanner: Scanner, at: datetime, province_code: str, commune_code: str,
-           emit: Callable[[PlannedSend], None]) -> int:
-    """Emit each send of a preview at `at` (in the order computed); how many due keys are claimed already."""
+           emit: Callable[[Any], None], packed: bool = False) -> int:
+    """Emit each send of a preview at `at` (in the order computed), as a `PlannedSend` or with `packed` as
+    `_packed` of it; how many due keys are claimed already."""
     claimed = 0
     rest: list[Obligation] = []
     rest_units: dict[str, UnitRow] = {}
@@ -153,7 +160,8 @@ def _sends(scanner: Scanner, at: datetime, province_code: str, commune_code: str
             if (province_code and f.get("province_code", "") != province_code) or (
                     commune_code and f.get("commune_code", "") != commune_code):
                 continue
-            emit(_planned(channel, m))
+            p = _planned(channel, m)
+            emit(_packed(p) if packed else p)
 
     def add_notices(conn: sa.Connection, area: sweep.Area) -> None:
         # What `reminder_message` would say, without building each reminder and its body (the preview
@@ -161,24 +169,40 @@ def _sends(scanner: Scanner, at: datetime, province_code: str, commune_code: str
         nonlocal claimed
         known = existing_keys(conn, [n.key for n in area.due]) if area.due else set()
         authorities: dict[str, tuple[str, str]] = {}  # an authority's route, once per commune (not per notice)
+        subjects: dict[int, tuple[sweep.Stage, str, str, str]] = {}  # a stage's subject and kind, once per stage
+        channels = scanner.channels
         for n in area.due:
             if n.key in known:
                 claimed += 1
                 continue
-            unit = n.unit
-            if n.stage.to_unit:
-                channel, address = route(unit, scanner.channels)
+            unit, stage = n.unit, n.stage
+            if stage.to_unit:
+                # No contact: `route` answers the NATS channel without an address (this runs once per notice).
+                channel, address = (("nats", "") if not (unit.contact_webhook or unit.contact_email)
+                                    else route(unit, channels))
             else:
                 found = authorities.get(n.recipient_label)
                 if found is None:
-                    found = authorities[n.recipient_label] = route(area.snap.contact(n.recipient), scanner.channels)
+                    found = authorities[n.recipient_label] = route(area.snap.contact(n.recipient), channels)
                 channel, address = found
-            base = n.stage.base
-            emit(PlannedSend(
-                key=n.key, notice=base.kind.value, offset=base.offset, recipient=n.recipient_label, channel=channel,
-                address=address, unit_id=unit.unit_id, obligation_key=n.key.split("|", 1)[0],
-                subject=reminder_subject(base, unit.name), province_code=unit.province_code,
-                commune_code=unit.commune_code, items=0))
+            shared = subjects.get(id(stage))
+            if shared is None or shared[0] is not stage:
+                base = stage.base
+                shared = subjects[id(stage)] = (stage, reminder_subject(base), base.kind.value, base.offset)
+            _, stage_subject, notice, offset = shared
+            subject = named_subject(stage_subject, unit.name)
+            if packed:
+                # `_packed` of the same send, without the object: its fields NUL-separated after the key
+                text = (f"{n.key}\x00{notice}\x00{offset}\x00{n.recipient_label}\x00{channel}\x00{address}\x00"
+                        f"{unit.unit_id}\x00{n.key.split('|', 1)[0]}\x00{subject}\x00{unit.province_code}\x00"
+                        f"{unit.commune_code}\x000")
+                if text.count("\x00") == _FIELDS:
+                    emit(text.encode())
+                    continue
+            p = PlannedSend(key=n.key, notice=notice, offset=offset, recipient=n.recipient_label, channel=channel,
+                            address=address, unit_id=unit.unit_id, obligation_key=n.key.split("|", 1)[0],
+                            subject=subject, province_code=unit.province_code, commune_code=unit.commune_code, items=0)
+            emit(_packed(p) if packed else p)
 
     scope = province_code if not commune_code else ""
     # One connection for the ledger's look-ups of the whole preview (a checkout per commune cost more).

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 _TEMPLATE = "template"  # stand-in unit id: obligations depend on type, commune and year only
 # Event-only notices are handed to `claim_notices` some batches at a time: a batch's pending record is
 # deleted in the next batch's claim transaction, so only the last batch of a call costs a commit more.
-FLUSH_BATCHES = 4
+FLUSH_BATCHES = 2
 
 
 @dataclass
@@ -127,10 +127,18 @@ class Scanner:
             one_by_one = []
             authorities: dict[str, str] = {}  # an authority's channel, routed once per commune (not per notice)
             nats, channels = NatsChannel.name, self.channels
+            add = bulk.append
             for n in area.due:
                 stage = n.stage
                 if stage.to_unit:
-                    channel = route(n.unit, channels)[0]
+                    u = n.unit
+                    if not (u.contact_webhook or u.contact_email):
+                        # No contact: `route` answers the NATS channel whatever the channels; this line runs
+                        # once per notice, so the bulk notice is made here (as `_bulk` does) without a call more.
+                        add(BulkNotice(n.key, u.unit_id, n.recipient_label, u.province_code, u.commune_code,
+                                       stage.bulk_group or _bulk_group(stage, groups)))
+                        continue
+                    channel = route(u, channels)[0]
                 else:
                     channel = authorities.get(n.recipient_label, "")
                     if not channel:

@@ -163,8 +163,10 @@ def _units_with_facts(engine: Engine, years: tuple[int, ...], province_code: str
     """Open units in scope by (province, commune, code), each with its satisfied (year, kind) facts."""
     u, s = projections.units, projections.satisfied
     joined = u.outerjoin(s, sa.and_(s.c.unit_id == u.c.unit_id, s.c.year.in_(years)))
-    q = (sa.select(u.c.unit_id, u.c.code, u.c.name, u.c.unit_type, u.c.province_code, u.c.commune_code, u.c.eligible,
-                   u.c.closed, u.c.contact_email, u.c.contact_webhook, s.c.year, s.c.kind).select_from(joined)
+    # eligible and closed are not read: the query keeps eligible, open units only (and SQLAlchemy's per-row
+    # conversion of SQLite's 0/1 to booleans cost more than the row itself)
+    q = (sa.select(u.c.unit_id, u.c.code, u.c.name, u.c.unit_type, u.c.province_code, u.c.commune_code,
+                   u.c.contact_email, u.c.contact_webhook, s.c.year, s.c.kind).select_from(joined)
          .where(u.c.closed == sa.false(), u.c.eligible == sa.true())
          .order_by(u.c.province_code, u.c.commune_code, u.c.code, u.c.unit_id))
     if province_code:
@@ -181,9 +183,9 @@ def _units_with_facts(engine: Engine, years: tuple[int, ...], province_code: str
                 if current is None or r[0] != current.unit_id:
                     if current is not None:
                         yield current, facts
-                    current, facts = UnitRow(*r[:10]), set()
-                if r[10] is not None:
-                    facts.add((int(r[10]), r[11]))
+                    current, facts = UnitRow(r[0], r[1], r[2], r[3], r[4], r[5], True, False, r[6], r[7]), set()
+                if r[8] is not None:
+                    facts.add((int(r[8]), r[9]))
         if current is not None:
             yield current, facts
 

@@ -31,11 +31,15 @@ def _due_lines(reminder: Reminder) -> tuple[str, str]:
 
 def reminder_subject(reminder: Reminder, unit_name: str = "") -> str:
     """The subject line of a reminder or overdue notice (the same for every unit of a stage but the name)."""
-    who = f" — {unit_name}" if unit_name else ""
     if reminder.kind is NoticeKind.OVERDUE:
-        return f"[ANTT] Quá hạn / Overdue: {reminder.obligation.title_vi}{who}"
+        return named_subject(f"[ANTT] Quá hạn / Overdue: {reminder.obligation.title_vi}", unit_name)
     days = reminder.offset.removeprefix("D-")
-    return f"[ANTT] Còn {days} ngày / {days} days left: {reminder.obligation.title_vi}{who}"
+    return named_subject(f"[ANTT] Còn {days} ngày / {days} days left: {reminder.obligation.title_vi}", unit_name)
+
+
+def named_subject(stage_subject: str, unit_name: str) -> str:
+    """`reminder_subject` for a unit, from its stage's subject without a name (computed once per stage)."""
+    return f"{stage_subject} — {unit_name}" if unit_name else stage_subject
 
 
 def reminder_text(reminder: Reminder, unit_name: str = "") -> Rendered:

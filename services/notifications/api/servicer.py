@@ -53,11 +53,15 @@ def _year(value: int, default: int) -> int:
     return value or default
 
 
-def _planned_pb(p: preview.PlannedSend) -> pb.PreviewSend:
-    return pb.PreviewSend(reminder_key=p.key, notice=p.notice, offset=p.offset, recipient=p.recipient,
-                          channel=p.channel, address=p.address, unit_id=p.unit_id, obligation_key=p.obligation_key,
-                          subject=p.subject, province_code=p.province_code, commune_code=p.commune_code,
-                          items=p.items)
+def add_sends(response: pb.PreviewSendsResponse, rows: list[list[str]]) -> None:
+    """The sends of a page (`Listing.fields`) into the response, each made in place (a list of messages
+    would be copied into the field again)."""
+    add = response.sends.add
+    for key, notice, offset, recipient, channel, address, unit_id, obligation_key, subject, province, commune, \
+            items in rows:
+        add(reminder_key=key, notice=notice, offset=offset, recipient=recipient, channel=channel, address=address,
+            unit_id=unit_id, obligation_key=obligation_key, subject=subject, province_code=province,
+            commune_code=commune, items=int(items))
 
 
 def _obligation_pb(v: queries.ObligationView) -> pb.Obligation:
@@ -183,10 +187,12 @@ class NotificationsServicer(pb_grpc.NotificationsServiceServicer):
         size = page_size(request.page_size, PREVIEW_PAGE, PREVIEW_PAGE_MAX)
         j = request.jurisdiction
         found = await self._preview(start.at, j.province_code, j.commune_code, again=bool(request.page_token))
-        sends, last = await asyncio.to_thread(found.page, start.after, size)
-        return pb.PreviewSendsResponse(at=found.at.isoformat(), sends=[_planned_pb(p) for p in sends],
-                                       already_claimed=found.already_claimed, total=found.total,
-                                       next_page_token=preview.Page(start.at, last).token() if last else "")
+        rows, last = await asyncio.to_thread(found.fields, start.after, size)
+        response = pb.PreviewSendsResponse(at=found.at.isoformat(), already_claimed=found.already_claimed,
+                                           total=found.total,
+                                           next_page_token=preview.Page(start.at, last).token() if last else "")
+        add_sends(response, rows)
+        return response
 
     @requires(authz.OBLIGATIONS_READ)
     @map_domain_errors
