@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,12 @@ from antt.runtime.ports import free_port
 from antt.testing.processes import ServiceProcess, service_env
 
 SERVED = ("registry", "assessment", "reporting", "notifications")
+# Services with an outbox relay run it in a process of its own, as deploy/k8s/services.yaml deploys them
+# (`<svc>-relay`): the API process runs `serve <svc> --no-relay`, so the relay has its own interpreter
+# (and GIL) instead of sharing one with the commands and the consumers.
+RELAYED = ("registry", "assessment", "notifications")
+API_ARGS = ("--no-relay",)
+RELAY_ARGS = ("--no-grpc", "--no-consumers")  # the relay alone, with its own /metrics
 # Notifications' scheduler clock: D-7 of the 31/03 deadlines (registration, plan) of the bench's year,
 # an hour after the 08:00 send time. Its own scan runs once at start (nothing registered yet) and then
 # not for a day, so the reminder-scan stage's RunScan finds every reminder of that deadline due.
@@ -29,7 +36,8 @@ BENCH_KID = "bench-1"
 
 
 class Stack:
-    """nats-server + registry, assessment, reporting and notifications processes, with read access to their databases."""
+    """nats-server + registry, assessment, reporting and notifications processes (and the relays of those that
+    publish, as "<svc>-relay"), with read access to their databases."""
 
     def __init__(self, workdir: Path, database_urls: dict[str, str], reference_tree: str = "all") -> None:
         self.workdir = workdir
@@ -61,8 +69,18 @@ class Stack:
                                ANTT_AUTH_REQUIRED="true", ANTT_AUTH_KEYS_DIR=str(self.keys_dir),
                                **overrides)
         for service in SERVED:
-            self.processes[service] = ServiceProcess(["serve", service], self.env,
-                                                     self.workdir / f"{service}.log").start()
+            self._start(service, self.env, "")
+
+    def _start(self, service: str, env: dict[str, str], suffix: str) -> ServiceProcess:
+        """Start a service's API process and, if it publishes, its relay process (on a metrics port of its own)."""
+        relayed = service in RELAYED
+        self.processes[service] = ServiceProcess(["serve", service, *(API_ARGS if relayed else ())], env,
+                                                 self.workdir / f"{service}{suffix}.log").start()
+        if relayed:
+            relay_env = dict(env, **{f"ANTT_{service.upper()}_METRICS_PORT": str(free_port())})
+            self.processes[relay_name(service)] = ServiceProcess(
+                ["serve", service, *RELAY_ARGS], relay_env, self.workdir / f"{service}-relay{suffix}.log").start()
+        return self.processes[service]
 
     def grpc_target(self, service: str) -> str:
         """host:port of a service's gRPC server."""
@@ -71,6 +89,10 @@ class Stack:
     async def wait_serving(self, timeout: float = 60.0) -> None:
         """Until every process's gRPC health check says SERVING."""
         for service, proc in self.processes.items():
+            if service not in SERVED:  # a relay process serves no gRPC: it only has to be running
+                if not proc.alive():
+                    raise RuntimeError(f"{service} exited: {proc.output()[-2000:]}")
+                continue
             async with self.channel(service) as channel:
                 stub = health_pb2_grpc.HealthStub(channel)
                 deadline = asyncio.get_running_loop().time() + timeout
@@ -86,11 +108,14 @@ class Stack:
                     await asyncio.sleep(0.1)
 
     def retire(self, service: str) -> None:
-        """Record a service's peak memory, then stop it (it stays listed as retired)."""
-        proc = self.processes.pop(service)
-        if proc.alive() and proc.process is not None:
-            self.retired_rss[service] = peak_rss_mb(proc.process.pid)
-        proc.stop()
+        """Record a service's peak memory, then stop it and its relay (they stay listed as retired)."""
+        for name in (service, relay_name(service)):
+            proc = self.processes.pop(name, None)
+            if proc is None:
+                continue
+            if proc.alive() and proc.process is not None:
+                self.retired_rss[name] = peak_rss_mb(proc.process.pid)
+            proc.stop()
 
     def restart(self, service: str, database_url: str) -> ServiceProcess:
         """Start a retired service again on another database, on new ports."""
@@ -101,9 +126,7 @@ class Stack:
         old = self._engines.pop(service, None)
         if old is not None:
             old.dispose()
-        self.processes[service] = ServiceProcess(["serve", service], env,
-                                                 self.workdir / f"{service}-again.log").start()
-        return self.processes[service]
+        return self._start(service, env, "-again")
 
     def engine(self, service: str) -> Engine:
         """Read access to a service's database."""
@@ -150,13 +173,42 @@ class Stack:
                 raise TimeoutError(f"stack did not settle: stream {messages}, applied {applied}")
             await asyncio.sleep(0.25)
 
-    async def stream_messages(self, stream: str) -> int:
-        """Messages held by a JetStream stream."""
+    async def _stream_state(self, stream: str) -> Any:
+        """A JetStream stream's state (messages, first and last sequence)."""
         nc = await nats.connect(self.nats.url)
         try:
-            return int((await nc.jetstream().stream_info(stream)).state.messages)
+            return (await nc.jetstream().stream_info(stream)).state
         finally:
             await nc.close()
+
+    async def stream_messages(self, stream: str) -> int:
+        """Messages held by a JetStream stream."""
+        return int((await self._stream_state(stream)).messages)
+
+    async def stream_span(self, stream: str, first: int) -> tuple[int, float, float] | None:
+        """(messages, stored time of the first, of the last) for the sequences from `first` to the stream's
+        last, in epoch seconds as the server stamped them; None when the stream holds none of them."""
+        nc = await nats.connect(self.nats.url)
+        try:
+            js = nc.jetstream()
+            last = int((await js.stream_info(stream)).state.last_seq)
+            if last < first:
+                return None
+            times = [(await js.get_msg(stream, seq)).time for seq in (first, last)]
+            return last - first + 1, times[0].timestamp(), times[1].timestamp()  # type: ignore[union-attr]
+        finally:
+            await nc.close()
+
+    async def stream_last_seq(self, stream: str) -> int:
+        """The sequence of a stream's last message (0 when empty)."""
+        return int((await self._stream_state(stream)).last_seq)
+
+    def cpu(self, name: str) -> float | None:
+        """CPU seconds a running process of the stack has used (None when it is not running)."""
+        proc = self.processes.get(name)
+        if proc is None or not proc.alive() or proc.process is None:
+            return None
+        return cpu_seconds(proc.process.pid)
 
     def stop_services(self) -> None:
         """SIGTERM every service process."""
@@ -169,6 +221,18 @@ class Stack:
         self.nats.stop()
         for engine in self._engines.values():
             engine.dispose()
+
+
+def relay_name(service: str) -> str:
+    """The name of a service's relay process in Stack.processes (as its k8s Deployment is named)."""
+    return f"{service}-relay"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
 
 
 def peak_rss_mb(pid: int) -> dict[str, float]:

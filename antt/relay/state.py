@@ -56,8 +56,12 @@ class StoredState:
 
     def value(self, name: str) -> Any:
         """A field's stored value with its transcoding wrapper removed (None when absent or null)."""
-        v = self.state.get(name)
-        return v["_data_"] if isinstance(v, dict) and "_type_" in v else v
+        return unwrap(self.state.get(name))
+
+
+def unwrap(stored: Any) -> Any:
+    """A stored value with its transcoding wrapper removed ({"_type_": t, "_data_": v} -> v)."""
+    return stored["_data_"] if isinstance(stored, dict) and "_type_" in stored else stored
 
 
 ToMessageFromState = Callable[[StoredState], "Published | None"]
@@ -72,10 +76,15 @@ def readable(mapper: Any) -> bool:
 _decode = json.JSONDecoder().raw_decode  # the transcoder's JSON without its object hook (and a str is quicker)
 
 
+def read_state(stored: bytes) -> dict[str, Any]:
+    """A stored event's state as plain JSON (transcoded values keep their {"_type_", "_data_"} form)."""
+    return _decode(stored.decode("utf8"))[0]  # type: ignore[no-any-return]
+
+
 def read(notification: Any) -> StoredState:
     """The StoredState of a notification."""
     return StoredState(notification.originator_id, notification.originator_version, notification.topic,
-                       _decode(notification.state.decode("utf8"))[0], str(notification.originator_id))
+                       read_state(notification.state), str(notification.originator_id))
 
 
 def event_meta(stored: StoredState) -> dict[str, Any]:

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
 
 from antt.contracts.meta import event_meta
 from antt.events.v1 import assessment_pb2 as pb
+from antt.relay import state
 from antt.relay.outbox import Published
 from services.assessment.domain.assessment_case import AssessmentCase
 from services.assessment.domain.classification import Classification
@@ -87,8 +91,116 @@ class _CaseFacts:
     rule_set_id: str
 
 
+class _Head(NamedTuple):
+    """What every message of a case (or classification) carries besides its own fields, fixed when it was
+    opened: the payload's unit fields, its area and the aggregate's rule set (the state path's cache)."""
+
+    unit_id: str
+    unit_code: str
+    unit_type: str
+    year: int
+    province_code: str
+    commune_code: str
+    rule_set_id: str
+
+    def fields(self) -> dict[str, Any]:
+        """The payload fields every message of the aggregate shares (meta aside)."""
+        return {"unit_id": self.unit_id, "unit_code": self.unit_code, "unit_type": self.unit_type,
+                "year": self.year, "province_code": self.province_code, "commune_code": self.commune_code}
+
+
+CASE_REGISTERED, SELF_ASSESSED, SUBMITTED, APPRAISED, RETURNED, CASE_DECIDED, REVOKED, CASE_CLOSED = (
+    get_topic(c) for c in (AssessmentCase.Registered, AssessmentCase.SelfAssessmentRecorded,
+                           AssessmentCase.Submitted, AssessmentCase.Appraised, AssessmentCase.ReturnedForCompletion,
+                           AssessmentCase.Decided, AssessmentCase.Revoked, AssessmentCase.Closed))
+PROPOSED, CLASSIFIED, RECLASSIFIED = (get_topic(c) for c in (
+    Classification.Proposed, Classification.Decided, Classification.Reclassified))
+OPENING = frozenset({CASE_REGISTERED, PROPOSED})  # the events whose state names the unit, year and rule set
+
+
+def _head(s: Mapping[str, Any]) -> _Head | None:
+    """The head an opening event's stored state gives (None for a classification stored without its unit code,
+    whose code the decoding path looks up in the unit directory)."""
+    if not s.get("unit_code"):
+        return None
+    unit_type = s["unit_type"]
+    return _Head(str(UUID(s["unit_id"]["_data_"])), s["unit_code"], unit_type["_data_"] if unit_type else "",
+                 s["year"], s["province_code"], s["commune_code"], s["rule_set_id"])
+
+
+def _evidence(refs: list[Any]) -> list[dict[str, Any]]:
+    """Stored evidence references as the fields of AssessmentEvidence (the same names)."""
+    return [r["_data_"] for r in refs]
+
+
+def _present(d: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored result or finding's fields without the nulls (the optional fields are then unset)."""
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def _result(r: Any) -> dict[str, Any]:
+    d = _present(r["_data_"])
+    d["evidence"] = _evidence(d["evidence"])
+    return d
+
+
+def _evaluation(e: Any) -> dict[str, Any]:
+    d = _present(e["_data_"])
+    d["kind"], d["basis"] = d["kind"]["_data_"], d["basis"]["_data_"]
+    return d
+
+
+def _decision(s: Mapping[str, Any]) -> dict[str, Any]:
+    """decision_fields of a stored decision."""
+    d = s["decision"]["_data_"]
+    authority = d["authority"]["_data_"]
+    return dict(decision_number=d["number"], decision_date=d["date"]["_data_"], signer=d["signer"],
+                signer_title=d["signer_title"], issuing_authority=authority["name"],
+                authority_tier=authority["tier"]["_data_"], authority_area_code=authority["area_code"])
+
+
+def _items(items: Mapping[str, Any]) -> list[pb.AssessmentScoringItem]:
+    return [pb.AssessmentScoringItem(item=k, points=float(v)) for k, v in sorted(items.items())]
+
+
+# topic -> payload from (head, its fields with the meta, stored state); each the same as its branch in
+# AssessmentPublisher._case or _classification.
+_FROM_STATE: dict[str, Callable[[_Head, dict[str, Any], Mapping[str, Any]], Any]] = {
+    CASE_REGISTERED: lambda h, f, s: pb.CaseRegistered(
+        **f, rule_set_id=s["rule_set_id"], managed_by=s["managed_by"]["_data_"],
+        delegated_to=state.unwrap(s["delegated_to"]) or "", late=s["late"], dossier=_evidence(s["dossier"])),
+    SELF_ASSESSED: lambda h, f, s: pb.SelfAssessmentRecorded(
+        **f, results=[_result(r) for r in s["results"]], documents=_evidence(s["documents"])),
+    SUBMITTED: lambda h, f, s: pb.CaseSubmitted(**f, dossier=_evidence(s["dossier"])),
+    APPRAISED: lambda h, f, s: pb.CaseAppraised(**f, findings=[_present(x["_data_"]) for x in s["findings"]]),
+    RETURNED: lambda h, f, s: pb.CaseReturnedForCompletion(
+        **f, findings=[_present(x["_data_"]) for x in s["findings"]], reason=s["reason"]),
+    CASE_DECIDED: lambda h, f, s: pb.CaseDecided(
+        **f, recognised=s["outcome"]["_data_"] == Outcome.DAT.value, **_decision(s), rule_set_id=s["rule_set_id"],
+        late=s["late"], assessment_digest=s["assessment_digest"],
+        evaluations=[_evaluation(e) for e in s["evaluations"]], coverage=state.unwrap(s["coverage"])),
+    REVOKED: lambda h, f, s: pb.RecognitionRevoked(**f, reason=s["reason"], **_decision(s),
+                                                   rule_set_id=h.rule_set_id),
+    CASE_CLOSED: lambda h, f, s: pb.CaseClosed(**f, reason=s["reason"]["_data_"], note=s["note"]),
+    PROPOSED: lambda h, f, s: pb.ClassificationProposed(
+        **f, rule_set_id=s["rule_set_id"], points=s["total"], proposed_level=s["proposed_level"],
+        items=_items(s["items"])),
+    CLASSIFIED: lambda h, f, s: pb.ClassificationDecided(
+        **f, level=s["level"], points=s["total"], award_eligible=s["award_eligible"], recognised=s["recognised"],
+        **_decision(s), rule_set_id=h.rule_set_id, late=s["late"], items=_items(s["items"])),
+    RECLASSIFIED: lambda h, f, s: pb.Reclassified(
+        **f, level=s["level"], previous_level=s["previous_level"], points=s["total"],
+        previous_points=s["previous_total"], award_eligible=s["award_eligible"], reason=s["reason"],
+        **_decision(s), rule_set_id=h.rule_set_id, items=_items(s["items"])),
+}
+
+
 class AssessmentPublisher:
     """Maps stored assessment events to published messages; reads aggregates from `app` when needed."""
+
+    # Case and classification events are mapped from their stored state (antt.relay.state); designations
+    # (a few per province) always go through to_message.
+    state_topics = frozenset(_FROM_STATE)
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -96,6 +208,39 @@ class AssessmentPublisher:
         # (unit, place, year, rule set), so it is read from the store once per case, not once per event.
         self._case_facts: OrderedDict[Any, _CaseFacts] = OrderedDict()
         self._lock = threading.Lock()
+        self._heads: OrderedDict[UUID, _Head] = OrderedDict()  # the state path's, oldest first
+
+    def to_message_from_state(self, stored: state.StoredState) -> Published | None:
+        """The published form of a case or classification event from its stored state; None to decode it.
+
+        The same message to_message makes from the decoded event. The unit, place, year and rule set come
+        from the aggregate's opening event: its state when the relay just mapped it, else read from the store.
+        """
+        head = self._state_head(stored)
+        if head is None:
+            return None
+        fields = head.fields()
+        fields["meta"] = state.event_meta(stored)
+        payload = _FROM_STATE[stored.topic](head, fields, stored.state)
+        return Published(payload, head.province_code, head.commune_code)
+
+    def _state_head(self, stored: state.StoredState) -> _Head | None:
+        uid = stored.originator_id
+        if stored.topic in OPENING:
+            head = _head(stored.state)
+        else:
+            head = self._heads.get(uid)
+            if head is not None:
+                return head
+            opening = self.app.recorder.select_events(uid, lte=1, limit=1)  # one row, not the whole aggregate
+            if not opening or opening[0].topic not in OPENING:
+                return None
+            head = _head(state.read_state(opening[0].state))
+        if head is not None:
+            self._heads[uid] = head
+            if len(self._heads) > CASE_FACTS_SIZE:
+                self._heads.popitem(last=False)
+        return head
 
     def _at(self, event: Any) -> Any:
         return self.app.repository.get(event.originator_id, version=event.originator_version)
