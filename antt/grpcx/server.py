@@ -10,8 +10,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from antt.grpcx.interceptors import MetricsInterceptor
-from antt.grpcx.validation import ValidationInterceptor, server_options
+from antt.grpcx.interceptors import ServiceInterceptor
+from antt.grpcx.validation import server_options
 from antt.settings import RequestLimits
 
 
@@ -36,18 +36,17 @@ async def create_server(service: str, host: str, port: int,
 
     `auth` is an antt.auth.config.AuthConfig (default: read from ANTT_AUTH_* in the environment);
     `limits` bound message sizes and request fields (default: ANTT_GRPC_MAX_MESSAGE_BYTES, ANTT_MAX_*).
-    Interceptors run outermost first: metrics, then authentication (an unauthenticated caller learns
-    nothing about its request's content), then request validation right before the servicer.
+    One interceptor (ServiceInterceptor) does, in this order: metrics, then authentication (an unauthenticated
+    caller learns nothing about its request's content), then request validation right before the servicer.
     """
     from antt.auth.config import AuthConfig
     from antt.grpcx.auth import OPEN_PREFIXES, AuthInterceptor
 
     auth_config = auth if auth is not None else AuthConfig.from_env()
     request_limits = limits if limits is not None else RequestLimits.from_env()
-    server = grpc.aio.server(interceptors=[
-        MetricsInterceptor(service),
-        AuthInterceptor(service, auth_config.keyring(), auth_config.required),
-        ValidationInterceptor(request_limits, OPEN_PREFIXES)], options=server_options(request_limits))
+    authenticator = AuthInterceptor(service, auth_config.keyring(), auth_config.required)
+    server = grpc.aio.server(interceptors=[ServiceInterceptor(service, authenticator, request_limits, OPEN_PREFIXES)],
+                             options=server_options(request_limits))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for b in bindings:

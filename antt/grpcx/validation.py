@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -40,6 +41,11 @@ from antt.settings import RequestLimits
 log = logging.getLogger(__name__)
 
 ALLOWED_CONTROLS = frozenset("\t\n\r")
+# Unicode's Cc (control) category is U+0000–U+001F and U+007F–U+009F, a set its stability policy
+# freezes; one regex search finds the first forbidden one (tests check it against every code point).
+FORBIDDEN_CONTROLS = re.compile("[" + "".join(
+    re.escape(chr(c)) for c in (*range(0x20), *range(0x7F, 0xA0))
+    if unicodedata.category(chr(c)) == "Cc" and chr(c) not in ALLOWED_CONTROLS) + "]")
 
 
 class RequestValidationError(InvalidArgumentError):
@@ -65,15 +71,37 @@ def is_file_row(message: Message) -> bool:
     return message.DESCRIPTOR.name.endswith("Row")
 
 
+MAP, STRINGS, MESSAGES, LIST, STRING, MESSAGE, OTHER = range(7)
+# What the walk does with a field, worked out once per field descriptor (descriptors live as long as
+# their message types): every request of every call is walked, field by field.
+_KINDS: dict[FieldDescriptor, int] = {}
+_FILE_ROWS: dict[Any, bool] = {}
+
+
+def _kind(field: FieldDescriptor) -> int:
+    kind = _KINDS.get(field)
+    if kind is None:
+        if _is_map(field):
+            kind = MAP
+        elif field.is_repeated:
+            kind = {FieldDescriptor.TYPE_STRING: STRINGS, FieldDescriptor.TYPE_MESSAGE: MESSAGES}.get(field.type, LIST)
+        else:
+            kind = {FieldDescriptor.TYPE_STRING: STRING, FieldDescriptor.TYPE_MESSAGE: MESSAGE}.get(field.type, OTHER)
+        _KINDS[field] = kind
+    return kind
+
+
 def clean_text(value: str, path: str, limits: RequestLimits, check_controls: bool = True) -> str:
     """The NFC form of `value`, or RequestValidationError naming `path`."""
-    for ch in value if check_controls else ():
-        if unicodedata.category(ch) == "Cc" and ch not in ALLOWED_CONTROLS:
-            raise RequestValidationError(
-                f"trường {path} chứa ký tự điều khiển không được phép (U+{ord(ch):04X})",
-                f"field {path} contains a forbidden control character (U+{ord(ch):04X})",
-                field=path, reason="REQUEST_CONTROL_CHARACTER")
-    text = value if unicodedata.is_normalized("NFC", value) else unicodedata.normalize("NFC", value)
+    found = FORBIDDEN_CONTROLS.search(value) if check_controls else None
+    if found is not None:  # the first one, as a walk over the characters meets it
+        ch = found.group()
+        raise RequestValidationError(
+            f"trường {path} chứa ký tự điều khiển không được phép (U+{ord(ch):04X})",
+            f"field {path} contains a forbidden control character (U+{ord(ch):04X})",
+            field=path, reason="REQUEST_CONTROL_CHARACTER")
+    # ASCII text is always NFC
+    text = value if value.isascii() or unicodedata.is_normalized("NFC", value) else unicodedata.normalize("NFC", value)
     if len(text) > limits.max_string_length:
         raise RequestValidationError(
             f"trường {path} dài {len(text)} ký tự, vượt giới hạn {limits.max_string_length}",
@@ -92,28 +120,41 @@ def _count(count: int, path: str, limits: RequestLimits) -> None:
 
 def validate_message(message: Message, limits: RequestLimits, prefix: str = "") -> None:
     """Check (and NFC-normalise in place) every text field of `message`, recursively."""
-    check_controls = not is_file_row(message)
+    descriptor = message.DESCRIPTOR
+    check_controls = _FILE_ROWS.get(descriptor)
+    if check_controls is None:
+        check_controls = _FILE_ROWS[descriptor] = not is_file_row(message)
+    longest, search = limits.max_string_length, FORBIDDEN_CONTROLS.search
     for field, value in message.ListFields():
+        kind = _KINDS.get(field)
+        if kind is None:
+            kind = _kind(field)
+        if kind == OTHER:
+            continue
+        if kind == STRING:
+            if value.isascii() and len(value) <= longest and (not check_controls or search(value) is None):
+                continue  # what clean_text gives it back: ASCII is NFC, short, without a forbidden control
+            path = f"{prefix}{field.name}"
+            cleaned = clean_text(value, path, limits, check_controls)
+            if cleaned is not value:
+                setattr(message, field.name, cleaned)
+            continue
         path = f"{prefix}{field.name}"
-        if _is_map(field):
+        if kind == MESSAGE:
+            validate_message(value, limits, f"{path}.")
+        elif kind == MAP:
             _count(len(value), path, limits)
             _validate_map(field, value, path, limits)
-        elif field.is_repeated:
+        else:
             _count(len(value), path, limits)
-            if field.type == FieldDescriptor.TYPE_STRING:
+            if kind == STRINGS:
                 for i, item in enumerate(value):
                     cleaned = clean_text(item, f"{path}[{i}]", limits, check_controls)
                     if cleaned is not item:
                         value[i] = cleaned
-            elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            elif kind == MESSAGES:
                 for i, item in enumerate(value):
                     validate_message(item, limits, f"{path}[{i}].")
-        elif field.type == FieldDescriptor.TYPE_STRING:
-            cleaned = clean_text(value, path, limits, check_controls)
-            if cleaned is not value:
-                setattr(message, field.name, cleaned)
-        elif field.type == FieldDescriptor.TYPE_MESSAGE:
-            validate_message(value, limits, f"{path}.")
 
 
 def _validate_map(field: FieldDescriptor, value: Any, path: str, limits: RequestLimits) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
@@ -14,7 +15,7 @@ from eventsourcing.persistence import IntegrityError, Transcoder, Transcoding
 
 from antt.actor import Actor
 from antt.errors import DomainError
-from antt.eventstore.application import ServiceApplication
+from antt.eventstore.application import ServiceApplication, json_ready
 from antt.eventstore.group import GroupCommit
 from antt.eventstore.hashchain import SHARED
 from services.assessment.case_cache import CaseCache
@@ -69,8 +70,12 @@ class _Collected:
 VALUE_TYPES = (EvidenceRef, CriterionResult, Finding, Authority, Decision, CoverageFigures, CriterionEvaluation)
 
 
-def value_transcoding(cls: type) -> Transcoding:
-    """Stores a frozen dataclass as a dict of its fields (lists come back as tuples)."""
+def value_transcoding(cls: type, ready: Callable[[Any], Any] | None = None) -> Transcoding:
+    """Stores a frozen dataclass as a dict of its fields (lists come back as tuples).
+
+    `ready` (the transcoder's json_ready) turns the dict remembered on a shared value into its JSON-ready
+    form, nested values already transcoded: the encoder then writes it without calling back per value.
+    """
 
     names = tuple(f.name for f in dataclasses.fields(cls))  # once: every stored value goes through encode
     # The dict of a shared frozen value is remembered on it: its fields are never reassigned, so the dict
@@ -92,6 +97,8 @@ def value_transcoding(cls: type) -> Transcoding:
                     return found  # type: ignore[no-any-return]
             fields = {name: getattr(obj, name) for name in names}
             if state is not None:
+                if ready is not None:
+                    fields = ready(fields)  # the same bytes once encoded (json_ready), with no callbacks left
                 state[memo] = fields  # not a field: bypasses the frozen __setattr__, as hashchain's text memo
             return fields
 
@@ -119,8 +126,10 @@ class Assessments(ServiceApplication):
     def register_transcodings(self, transcoder: Transcoder) -> None:
         """Adds the assessment value objects to the kernel's transcodings."""
         super().register_transcodings(transcoder)
+        default = getattr(getattr(transcoder, "encoder", None), "default", None)  # a JSONTranscoder's hook
+        ready = None if default is None else functools.partial(json_ready, default=default)
         for cls in VALUE_TYPES:
-            transcoder.register(value_transcoding(cls))  # type: ignore[attr-defined]  # a JSONTranscoder
+            transcoder.register(value_transcoding(cls, ready))  # type: ignore[attr-defined]  # a JSONTranscoder
 
     def _save_changes(self, *aggregates: Any) -> None:
         """Save changed aggregates in one transaction; a version clash means someone else was first."""
@@ -148,7 +157,7 @@ class Assessments(ServiceApplication):
             self._group.save(case)
         except IntegrityError:
             raise SecondCaseError("hồ sơ", "case", str(unit_id), year) from None
-        self.cases.put(case)
+        self._cache(case)
         return case
 
     def register_cases(self, registrations: Sequence[Registration], actor: Actor
@@ -160,11 +169,13 @@ class Assessments(ServiceApplication):
         """
         out: list[AssessmentCase | DomainError] = []
         listed: set[UUID] = set()
-        for r in registrations:
+        ids = [AssessmentCase.create_id(r.unit_id, r.year) for r in registrations]
+        # which are stored, in one query per few hundred cases (as `_case_exists` asks, one case at a time)
+        stored = self.existing_ids(i for i in ids if self.cases.peek(i) is None)
+        for r, case_id in zip(registrations, ids):
             try:
                 profile = self._profile(r.unit_id)
-                case_id = AssessmentCase.create_id(r.unit_id, r.year)
-                if case_id in listed or self._case_exists(case_id):
+                if case_id in listed or case_id in stored or self.cases.peek(case_id) is not None:
                     raise SecondCaseError("hồ sơ", "case", str(r.unit_id), r.year)
                 out.append(AssessmentCase.register(profile, r.year, self.rules.for_year(r.year), r.dossier, actor,
                                                    r.effective_date or date.today()))
@@ -184,7 +195,7 @@ class Assessments(ServiceApplication):
                     out[i] = SecondCaseError("hồ sơ", "case", str(c.unit_id), c.year)
         for c in out:
             if isinstance(c, AssessmentCase):
-                self.cases.put(c)
+                self._cache(c)
         return out
 
     def record_self_assessment(self, case_id: UUID, results: Sequence[CriterionResult], actor: Actor,
@@ -263,6 +274,12 @@ class Assessments(ServiceApplication):
         return self._change(case_id, lambda case: case.close(reason, note, actor, on))
 
     # -- applying changes to cases (through the case cache) ------------------------------------------
+    def _cache(self, case: AssessmentCase) -> None:
+        """Remember a committed case, with its assessment digest: its reply needs the digest now, and a
+        decision on the cached copy needs it again (computed once here, the copy keeps it)."""
+        case.assessment_digest()
+        self.cases.put(case)
+
     def _change(self, case_id: UUID, change: CaseChange) -> AssessmentCase:
         """Apply a command to one case and save it (a clash is ConcurrentUpdateError)."""
         return self._change_all([case_id], change)[0]
@@ -295,7 +312,7 @@ class Assessments(ServiceApplication):
                     continue
                 raise ConcurrentUpdateError() from None
             for case in cases:
-                self.cases.put(case)
+                self._cache(case)
             return cases
         raise AssertionError("unreachable: the second pass reads the store")  # pragma: no cover
 
@@ -329,7 +346,7 @@ class Assessments(ServiceApplication):
                     out[i] = refused
             return out
         for _, c in made:
-            self.cases.put(c)
+            self._cache(c)
         return out
 
     def commune_coverage(self, commune_code: str, year: int, exclude: UUID | None = None,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from antt.eventstore.hashchain import SHARED, share
 from antt.grpcx.converters import parse_date, parse_uuid  # noqa: F401 (re-exported to servicers)
 from antt.assessment.v1 import assessment_service_pb2 as pb
 from antt.errors import InvalidArgumentError, parse_enum
@@ -51,18 +52,58 @@ def evidence_from_pb(refs: Iterable[events_pb.AssessmentEvidence]) -> tuple[Evid
     return tuple(EvidenceRef(kind=r.kind, uri=r.uri, sha256=r.sha256, title=r.title) for r in refs)
 
 
+SHARED_VALUES_MAX = 20_000  # distinct results and findings kept (criteria × the values units usually give)
+RESULT, FINDING = 1, 2  # which kind of value a key's request bytes make
+_shared_values: dict[tuple[int, bytes], Any] = {}
+
+
+def _shared(key: tuple[int, bytes], make: Callable[[], Any]) -> Any:
+    """An equal value made before from the same request bytes, else a new one; shared from its second use.
+
+    Results and findings repeat across thousands of cases (the same criterion met the same way, often
+    with the same evidence); the hash chain, the transcoder, the evaluation and the replies remember a
+    shared value's forms on it, so it is written once instead of once per case. A value is marked shared
+    only when a second request brings it: one seen once (a unit's own evidence) keeps no forms, as before,
+    so the case cache does not hold its texts too. Values are immutable: sharing one changes no stored
+    byte (tested against fresh values).
+    """
+    found = _shared_values.get(key)
+    if found is None:
+        found = make()
+        if len(_shared_values) >= SHARED_VALUES_MAX:
+            _shared_values.clear()
+        _shared_values[key] = found
+    elif SHARED not in found.__dict__:
+        for ref in getattr(found, "evidence", ()):
+            share(ref)  # its text is part of the result's: remembered only when every part is
+        share(found)
+    return found
+
+
+def result_from_pb(r: events_pb.AssessmentCriterionResult) -> CriterionResult:
+    """One self-assessed result (a shared equal one when the same fields were seen before)."""
+    # Equal deterministic bytes are equal fields, presence and float bits included (0.0 and -0.0 differ).
+    return _shared((RESULT, r.SerializeToString(deterministic=True)), lambda: CriterionResult(
+        criterion_id=r.criterion_id, met=_opt(r, "met"), value=_opt(r, "value"),
+        previous_value=_opt(r, "previous_value"), not_applicable=r.not_applicable,
+        evidence=evidence_from_pb(r.evidence), note=r.note))
+
+
+def finding_from_pb(f: events_pb.AssessmentFinding) -> Finding:
+    """One appraisal finding (a shared equal one when the same fields were seen before)."""
+    return _shared((FINDING, f.SerializeToString(deterministic=True)), lambda: Finding(
+        criterion_id=f.criterion_id, met=_opt(f, "met"), value=_opt(f, "value"),
+        previous_value=_opt(f, "previous_value"), not_applicable=f.not_applicable, note=f.note))
+
+
 def results_from_pb(results: Iterable[events_pb.AssessmentCriterionResult]) -> list[CriterionResult]:
     """Self-assessed results."""
-    return [CriterionResult(criterion_id=r.criterion_id, met=_opt(r, "met"), value=_opt(r, "value"),
-                            previous_value=_opt(r, "previous_value"), not_applicable=r.not_applicable,
-                            evidence=evidence_from_pb(r.evidence), note=r.note) for r in results]
+    return [result_from_pb(r) for r in results]
 
 
 def findings_from_pb(findings: Iterable[events_pb.AssessmentFinding]) -> list[Finding]:
     """Appraisal findings."""
-    return [Finding(criterion_id=f.criterion_id, met=_opt(f, "met"), value=_opt(f, "value"),
-                    previous_value=_opt(f, "previous_value"), not_applicable=f.not_applicable, note=f.note)
-            for f in findings]
+    return [finding_from_pb(f) for f in findings]
 
 
 def items_from_pb(items: Iterable[events_pb.AssessmentScoringItem]) -> dict[str, float]:
@@ -101,17 +142,36 @@ def parse_state(value: str) -> CaseState | None:
     return parse_enum(CaseState, value, "state", "Trạng thái hồ sơ") if value else None
 
 
+REPLY_MEMO = "_antt_reply_pb"  # not state: the API message of a shared value, copied into every reply
+
+
+def _message(value: Any, build: Callable[[Any], Any]) -> Any:
+    """`build(value)`, remembered on a shared value (never handed out: replies copy it in)."""
+    state = value.__dict__
+    found = state.get(REPLY_MEMO)
+    if found is None:
+        found = build(value)
+        if SHARED in state:
+            state[REPLY_MEMO] = found  # frozen value: its message never changes (bypasses __setattr__)
+    return found
+
+
 def case_to_pb(case: AssessmentCase) -> pb.Case:
     """API form of a case."""
+    return pb.Case(**case_fields(case))
+
+
+def case_fields(case: AssessmentCase) -> dict[str, Any]:
+    """The fields of a case's API form (`repeated.add(**case_fields(c))` builds it in place, without a copy)."""
     u = case.unit
-    return pb.Case(
+    return dict(
         case_id=str(case.id), unit_id=str(case.unit_id), unit_code=case.unit_code, unit_type=u.unit_type.value,
         year=case.year, province_code=u.province_code, commune_code=u.commune_code, state=case.state.value,
         state_label_vi=case.state.label_vi, rule_set_id=case.rule_set_id, version=case.version,
         managed_by=u.managed_by.value, registered_late=case.registered_late,
         registration_dossier=evidence_pb(case.registration_dossier),
-        results=[result_pb(r) for r in case.results.values()], documents=evidence_pb(case.documents),
-        findings=[finding_pb(f) for f in case.findings.values()], return_reason=case.return_reason,
+        results=[_message(r, result_pb) for r in case.results.values()], documents=evidence_pb(case.documents),
+        findings=[_message(f, finding_pb) for f in case.findings.values()], return_reason=case.return_reason,
         outcome=case.outcome.value if case.outcome else "", decision=decision_to_pb(case.decision),
         late_decision=case.late_decision, decided_on_digest=case.decided_on_digest,
         assessment_digest=case.assessment_digest(), revocation=decision_to_pb(case.revocation),

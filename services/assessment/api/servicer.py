@@ -175,7 +175,10 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
                 digests[case_id] = item.assessment_digest
         decision = cv.decision_from_pb(request.decision)
         cases = await self._run(self.app.decide_many, outcomes, decision, request_actor(request), digests)
-        return pb.DecideCasesResponse(cases=[cv.case_to_pb(c) for c in cases])
+        reply = pb.DecideCasesResponse()
+        for c in cases:
+            reply.cases.add(**cv.case_fields(c))
+        return reply
 
     @requires(j.REGISTER_CASES)
     @map_domain_errors

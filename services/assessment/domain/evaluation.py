@@ -8,7 +8,7 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any
 
-from antt.eventstore.hashchain import share
+from antt.eventstore.hashchain import SHARED, share
 from services.assessment.domain.errors import InvalidAssessmentError, WrongAuthorityError
 from services.assessment.domain.values import (
     Authority, Basis, CoverageFigures, CriterionEvaluation, CriterionResult, Finding,
@@ -66,8 +66,28 @@ def _bad(criterion_id: str, vi: str, en: str) -> InvalidAssessmentError:
                                   field=f"results.{criterion_id}")
 
 
+VALIDATED = "_antt_validated"  # not state: on a shared result or finding, the criteria sets it passed
+
+
 def validate_result(rules: RuleSet, unit: UnitFacts, result: CriterionResult | Finding) -> None:
     """A result must name a declarable criterion of the unit type and carry what its kind needs."""
+    state = result.__dict__
+    if SHARED not in state:
+        _validate(rules, unit, result)
+        return
+    # The check depends only on the criteria of (rule set, type, province) and the frozen value: a shared
+    # value that passed against these criteria passes again (a failure is never remembered).
+    criteria = _criteria_entry(rules, unit)
+    passed: dict[int, Any] | None = state.get(VALIDATED)
+    if passed is not None and passed.get(id(criteria)) is criteria:
+        return
+    _validate(rules, unit, result)
+    if passed is None:
+        passed = state[VALIDATED] = {}  # not a field: bypasses the frozen __setattr__
+    passed[id(criteria)] = criteria  # held, so its id is not reused while remembered here
+
+
+def _validate(rules: RuleSet, unit: UnitFacts, result: CriterionResult | Finding) -> None:
     cid = result.criterion_id
     criterion = criteria_by_id(rules, unit).get(cid)
     if criterion is None:
@@ -107,6 +127,11 @@ _CRITERIA: dict[tuple[int, UnitType, str], tuple[RuleSet, Mapping[str, Criterion
 
 
 def _criteria(rules: RuleSet, unit: UnitFacts) -> tuple[Mapping[str, Criterion], tuple[str, ...]]:
+    known = _criteria_entry(rules, unit)
+    return known[1], known[2]
+
+
+def _criteria_entry(rules: RuleSet, unit: UnitFacts) -> tuple[RuleSet, Mapping[str, Criterion], tuple[str, ...]]:
     key = (id(rules), unit.unit_type, unit.province_code)
     known = _CRITERIA.get(key)
     if known is None or known[0] is not rules:  # the rule set held keeps its id from being reused
@@ -115,7 +140,7 @@ def _criteria(rules: RuleSet, unit: UnitFacts) -> tuple[Mapping[str, Criterion],
                     if not c.computed and not (c.derived_from and all(d in by_id for d in c.derived_from)))
         known = (rules, MappingProxyType(by_id), ids)
         _CRITERIA[key] = known
-    return known[1], known[2]
+    return known
 
 
 def criteria_by_id(rules: RuleSet, unit: UnitFacts) -> Mapping[str, Criterion]:
@@ -146,6 +171,26 @@ def _judge(criterion: Criterion, source: CriterionResult | Finding, basis: Basis
                                previous_value=source.previous_value)
 
 
+JUDGED = "_antt_judged"  # not state: on a shared result or finding, its shared line per (criterion, basis)
+
+
+def _judged(criterion: Criterion, source: CriterionResult | Finding, basis: Basis) -> CriterionEvaluation:
+    """`shared_line(_judge(...))`, remembered on a shared source: a line depends only on the criterion (an
+    immutable rule), the source (a frozen value) and the basis, and shared sources recur across cases."""
+    state = source.__dict__
+    if SHARED not in state:
+        return _judge(criterion, source, basis)
+    memo: dict[tuple[int, Basis], tuple[Criterion, CriterionEvaluation]] | None = state.get(JUDGED)
+    if memo is None:
+        memo = state[JUDGED] = {}  # not a field: bypasses the frozen __setattr__, as the hash chain's memo
+    known = memo.get((id(criterion), basis))
+    if known is not None and known[0] is criterion:  # the criterion held keeps its id from being reused
+        return known[1]
+    line = shared_line(_judge(criterion, source, basis))
+    memo[(id(criterion), basis)] = (criterion, line)
+    return line
+
+
 def evaluate(rules: RuleSet, unit: UnitFacts, results: Mapping[str, CriterionResult],
              findings: Mapping[str, Finding], coverage: CoverageFigures | None) -> tuple[CriterionEvaluation, ...]:
     """Judge every mandatory criterion: finding over self-assessment, computed ones from coverage."""
@@ -163,18 +208,19 @@ def evaluate(rules: RuleSet, unit: UnitFacts, results: Mapping[str, CriterionRes
                 basis=Basis.TINH_TOAN if pct is not None else Basis.THIEU, value=pct,
                 threshold=c.threshold.describe())
         elif c.id in findings:
-            out[c.id] = _judge(c, findings[c.id], Basis.THAM_DINH)
+            out[c.id] = _judged(c, findings[c.id], Basis.THAM_DINH)
         elif c.derived_from and all(d in criteria for d in c.derived_from):
             derived.append(c)
         elif c.id in results:
-            out[c.id] = _judge(c, results[c.id], Basis.TU_DANH_GIA)
+            out[c.id] = _judged(c, results[c.id], Basis.TU_DANH_GIA)
         else:
             out[c.id] = CriterionEvaluation(c.id, c.label_vi, c.label_en, c.kind, met=False, basis=Basis.THIEU,
                                             threshold=c.threshold.describe() if c.threshold else "")
     for c in derived:
         out[c.id] = CriterionEvaluation(c.id, c.label_vi, c.label_en, c.kind, basis=Basis.TINH_TOAN,
                                         met=all(out[d].met for d in c.derived_from))
-    return tuple(shared_line(out[c]) for c in criteria)
+    # a line judged from a shared source is shared already (equal to what shared_line gives for it)
+    return tuple(line if SHARED in line.__dict__ else shared_line(line) for line in (out[c] for c in criteria))
 
 
 def unmet(evaluations: Iterable[CriterionEvaluation]) -> list[str]:
