@@ -29,18 +29,22 @@ UNIT_FIELDS = tuple(f.name for f in pb.ImportRow.DESCRIPTOR.fields if f.name != 
 AREA_FIELDS = tuple(f.name for f in pb.ImportAreaRow.DESCRIPTOR.fields if f.name != "row_number")
 
 
-_NAMES: dict[tuple[str, ...], frozenset[str]] = {}
+# Per (message type, wanted fields): each wanted field's descriptor and its name.
+_NAMES: dict[tuple[Any, tuple[str, ...]], dict[Any, str]] = {}
 
 
 def row_from_pb(row: Message, fields: tuple[str, ...] = UNIT_FIELDS) -> RawRow:
     """A raw row from its wire form: the named fields that are not empty."""
-    names = _NAMES.get(fields)
+    kind = row.DESCRIPTOR
+    names = _NAMES.get((kind, fields))
     if names is None:
-        names = _NAMES[fields] = frozenset(fields)
+        wanted = frozenset(fields)
+        names = _NAMES[(kind, fields)] = {fd: fd.name for fd in kind.fields if fd.name in wanted}
     # ListFields gives exactly the fields holding a non-default value (for these string fields: not
-    # empty), in field-number order, without a getattr per field of the message.
-    return RawRow(row.row_number, {fd.name: value for fd, value in row.ListFields()  # type: ignore[attr-defined]
-                                   if fd.name in names})
+    # empty), in field-number order, without a getattr per field of the message; a descriptor is
+    # looked up rather than its name read (which makes a new str each time).
+    return RawRow(row.row_number, {names[fd]: value for fd, value in row.ListFields()  # type: ignore[attr-defined]
+                                   if fd in names})
 
 
 def row_to_pb(row: RawRow) -> pb.ImportRow:

@@ -12,6 +12,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from antt.actor import Actor
 from antt.contracts.vocabulary import UnitType
 from antt.errors import DomainError
+from antt.eventstore.hashchain import share
 from services.registry import reference
 from services.registry.application import Registry
 from services.registry.domain.area_history import AreaKey, AreaLevel
@@ -85,7 +86,7 @@ class UnitImport:
         self.app = app
         self.now = now
         self.encode: Callable[[Any], StoredEvent] = StoredEventEncoder(app.mapper)  # mapper.to_stored_event
-        self.actor = actor
+        self.actor = share(actor)  # every event of the import holds it: its digest text is written once
         self.columns = dict(columns or {})
         self.histories = app.catalog.histories()
         self.places: set[tuple[str, str, date]] = set()  # (province, commune, date) valid in self.histories
