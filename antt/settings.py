@@ -38,6 +38,8 @@ COMMON_VARS: tuple[EnvVar, ...] = (
            "tables (MB; SQLite's own default is 2): a projection catching up writes several B-trees per event"),
     EnvVar("ANTT_SQLITE_WAL_PAGES", "20000", "Pages the SQLite write-ahead log grows to before it is checkpointed "
            "into the database (SQLite's own default is 1000): fewer, larger checkpoints while catching up"),
+    EnvVar("ANTT_REPORTING_DEFER_INDEXES", "10000", "Messages pending on reporting's registry consumer from which "
+           "the unit read models' secondary indexes are dropped, to be built again below a tenth of it (0: never)"),
     EnvVar("ANTT_RELAY_POLL_INTERVAL", "0.2", "Seconds the relay waits when the event store has nothing new"),
     EnvVar("ANTT_LOG_LEVEL", "INFO", "Python logging level"),
     EnvVar("ANTT_REGISTRY_REFERENCE_TREE", "none", "Official areas the registry loads when its store has none: "

@@ -63,6 +63,8 @@ class ReceivedEvent:
 Projection = Callable[[sa.Connection, ReceivedEvent], None]
 # Applies a whole batch (in order, later events win) with the same result as Projection per event.
 BatchProjection = Callable[[sa.Connection, list[ReceivedEvent]], None]
+# Told, in a batch's transaction before its projection, how many messages were still pending after the batch.
+CatchUp = Callable[[sa.Connection, int], None]
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,9 @@ class ConsumerSpec:
     # Optional fast path for a fetched batch (grouped, multi-row statements); `projection` stays the
     # per-message path the SAVEPOINT fallback uses, so both must give the same read model.
     batch_projection: BatchProjection | None = None
+    # Optional: lets a projection prepare its store by how far behind the stream it is (e.g. set indexes aside
+    # while catching up); it must leave the read model's rows as they would be without it.
+    catch_up: CatchUp | None = None
 
     @property
     def subject(self) -> str:
@@ -87,6 +92,31 @@ class ConsumerSpec:
 _APPLIED_IN_RANGE = sa.select(tracking.c.source, tracking.c.position).where(
     tracking.c.consumer == sa.bindparam("consumer"),
     tracking.c.position.between(sa.bindparam("low"), sa.bindparam("high")))
+
+
+_INSERT_TRACKING = {style: f"INSERT INTO {tracking.name} (consumer, source, position) VALUES ({m}, {m}, {m})"
+                    for style, m in (("qmark", "?"), ("format", "%s"), ("pyformat", "%s"))}
+
+
+def insert_tracking(conn: sa.Connection, rows: Sequence[tuple[str, str, int]]) -> None:
+    """Insert tracking rows (consumer, source, position) with the driver's executemany (COPY on PostgreSQL):
+    SQLAlchemy's per-row parameter processing of a batch cost more than the insert itself."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        copy_rows(conn, tracking.name, ("consumer", "source", "position"), rows)
+    else:
+        conn.exec_driver_sql(_INSERT_TRACKING[conn.dialect.paramstyle], list(rows))
+
+
+def copy_rows(conn: sa.Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert rows with one PostgreSQL COPY in the connection's transaction: executemany sends a statement per
+    row, and the server's time for them was most of a rebuild's. psycopg adapts the values as it does parameters,
+    and a duplicate key fails the COPY (and its transaction) as it fails the INSERT."""
+    with conn.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 class Outcome(enum.Enum):
@@ -283,6 +313,14 @@ async def read_filtered(nc: Client, stream: str, filters: Sequence[str], last: i
     return [m for _, _, m in keyed]
 
 
+def _pending(msgs: Sequence[Delivery]) -> int:
+    """Messages still pending on the consumer after a batch (0 if its last delivery does not say)."""
+    try:
+        return stream_position(msgs[-1])[1] if msgs else 0
+    except (ValueError, AttributeError, TypeError, IndexError):
+        return 0
+
+
 class ProjectionConsumer:
     """Applies a ConsumerSpec's projection to a durable JetStream consumer, exactly once."""
 
@@ -361,7 +399,7 @@ class ProjectionConsumer:
                 decoded.append(None)
         if all(e is not None for e in decoded):
             try:
-                results = self._apply_whole(decoded)  # type: ignore[arg-type]
+                results = self._apply_whole(decoded, _pending(msgs))  # type: ignore[arg-type]
             except Exception:
                 log.info("%s: a batch of %d failed; applying message by message", self.spec.name, len(msgs))
             else:
@@ -371,10 +409,10 @@ class ProjectionConsumer:
         self._count(results)
         return results
 
-    def _apply_whole(self, events: list[ReceivedEvent]) -> list[tuple[Outcome, str]]:
+    def _apply_whole(self, events: list[ReceivedEvent], pending: int = 0) -> list[tuple[Outcome, str]]:
         """Fast path: one tracking query, the projections, one tracking insert, one commit."""
         results: list[tuple[Outcome, str]] = []
-        rows: list[dict[str, object]] = []
+        rows: list[tuple[str, str, int]] = []
         fresh: list[ReceivedEvent] = []
         with write_transaction(self.engine) as conn:
             seen = self._applied_positions(conn, events)
@@ -385,8 +423,10 @@ class ProjectionConsumer:
                     continue
                 seen.add(key)
                 fresh.append(event)
-                rows.append({"consumer": self.spec.name, "source": key[0], "position": key[1]})
+                rows.append((self.spec.name, key[0], key[1]))
                 results.append((Outcome.APPLIED, ""))
+            if self.spec.catch_up is not None:
+                self.spec.catch_up(conn, pending)
             if self.spec.batch_projection is not None:
                 if fresh:
                     self.spec.batch_projection(conn, fresh)
@@ -394,7 +434,7 @@ class ProjectionConsumer:
                 for event in fresh:
                     self.spec.projection(conn, event)
             if rows:
-                conn.execute(tracking.insert(), rows)
+                insert_tracking(conn, rows)
         return results
 
     def _apply_one_by_one(self, msgs: Sequence[Delivery]) -> list[tuple[Outcome, str]]:

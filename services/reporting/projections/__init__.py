@@ -10,14 +10,14 @@ import sqlalchemy as sa
 
 from antt.messaging.consumer import ReceivedEvent
 from antt.eventstore.persistence import create_tables, write_transaction
-from services.reporting.projections import areas, cases, lives, province_counts, version
+from services.reporting.projections import areas, cases, catch_up, lives, province_counts, version
 from services.reporting.projections import units as unit_history
 from services.reporting.projections.province_counts import province_unit_counts, unit_counts, units
 from services.reporting.projections.schema import metadata
 
 __all__ = ["metadata", "units", "province_unit_counts", "unit_counts", "on_registry_event", "on_registry_events",
            "on_assessment_event", "on_assessment_events", "areas", "cases", "lives", "unit_history", "province_counts",
-           "prepare", "version", "read_model_tables"]
+           "prepare", "version", "read_model_tables", "catch_up"]
 
 
 def on_registry_event(conn: sa.Connection, event: ReceivedEvent) -> None:
@@ -55,8 +55,10 @@ def read_model_tables() -> dict[str, sa.Table]:
 
 
 def prepare(engine: sa.Engine) -> None:
-    """Create the read models, and build the lives of a store kept from before they existed from its history."""
+    """Create the read models (with any index a stopped catch-up left aside), and build the lives of a store kept
+    from before they existed from its history."""
     create_tables(engine, metadata)
     with write_transaction(engine) as conn:
+        catch_up.restore(conn)
         if lives.backfill(conn, unit_history.unit_history):
             version.bump(conn)

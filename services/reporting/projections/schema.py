@@ -8,6 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from antt.messaging.consumer import copy_rows
+
 metadata = sa.MetaData()
 
 
@@ -35,12 +37,16 @@ def insert_sql(conn: sa.Connection, table: sa.Table, columns: Sequence[str]) -> 
 
 
 def insert_rows(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """Insert rows (tuples in `columns` order) with the driver's executemany.
+    """Insert rows (tuples in `columns` order) with the driver's executemany, or COPY on PostgreSQL.
 
     SQLAlchemy's per-row parameter processing cost as much as the rest of a batch; the values here are str, int,
     float, bool, date and None, which sqlite3 and psycopg store as SQLAlchemy would for these column types.
     """
-    if rows:
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        copy_rows(conn, table.name, columns, rows)
+    else:
         conn.exec_driver_sql(insert_sql(conn, table, columns), rows)
 
 
