@@ -23,6 +23,7 @@ def build_service(name: str) -> Any:
 
 async def _serve(name: str, roles: Any) -> int:
     from antt.grpcx.server import ServerBindError
+    from antt.runtime import gc_tuning
 
     service = build_service(name)
     stop = asyncio.Event()
@@ -38,6 +39,7 @@ async def _serve(name: str, roles: Any) -> int:
     except OSError as exc:
         print(f"{exc}: kiểm tra / check ANTT_{upper}_METRICS_PORT, ANTT_NATS_URL", file=sys.stderr)
         return 2
+    gc_tuning.tune(service.settings.common.gc_young_threshold)  # the process's own choice: not inside Service (tests embed it)
     await stop.wait()
     await service.stop()
     return 0

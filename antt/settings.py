@@ -41,6 +41,8 @@ COMMON_VARS: tuple[EnvVar, ...] = (
     EnvVar("ANTT_REPORTING_DEFER_INDEXES", "10000", "Messages pending on reporting's registry consumer from which "
            "the unit read models' secondary indexes are dropped, to be built again below a tenth of it (0: never)"),
     EnvVar("ANTT_RELAY_POLL_INTERVAL", "0.2", "Seconds the relay waits when the event store has nothing new"),
+    EnvVar("ANTT_GC_YOUNG_THRESHOLD", "20000", "Allocations between two collections of Python's youngest generation in a "
+           "service process (0: Python's default, 700); the objects alive once a service has started are frozen"),
     EnvVar("ANTT_LOG_LEVEL", "INFO", "Python logging level"),
     EnvVar("ANTT_REGISTRY_REFERENCE_TREE", "none", "Official areas the registry loads when its store has none: "
            "all, none, or province codes (31,01); `antt dev` sets all"),
@@ -118,6 +120,7 @@ class CommonSettings:
     relay_batch: int
     relay_poll_interval: float
     log_level: str
+    gc_young_threshold: int = 20000
     auth_required: bool = True
     auth_keys_dir: Path = Path("var/keys")
     auth_keys_configured: bool = False  # ANTT_AUTH_KEYS_DIR set, rather than the default under the data dir
@@ -138,6 +141,7 @@ class CommonSettings:
             relay_batch=int(env_value(e, "ANTT_RELAY_BATCH")),
             relay_poll_interval=float(env_value(e, "ANTT_RELAY_POLL_INTERVAL")),
             log_level=env_value(e, "ANTT_LOG_LEVEL"),
+            gc_young_threshold=int(env_value(e, "ANTT_GC_YOUNG_THRESHOLD")),
             auth_required=env_value(e, "ANTT_AUTH_REQUIRED").strip().lower() in {"1", "true", "yes", "on"},
             auth_keys_dir=Path(env_value(e, "ANTT_AUTH_KEYS_DIR") or Path(env_value(e, "ANTT_DATA_DIR")) / "keys"),
             auth_keys_configured=bool(env_value(e, "ANTT_AUTH_KEYS_DIR")),

@@ -21,6 +21,8 @@ from antt.bench.stages import BenchContext, run_stages
 from antt.bench.year_stage import year_sample
 from antt.contracts import subjects
 from antt.messaging.streams import stream_name
+from antt.runtime import gc_tuning
+from antt.settings import CommonSettings
 from antt.testing.postgres import temporary_databases
 
 MIN_LIMIT_COUNT = 2_000
@@ -122,6 +124,8 @@ def run(options: Options) -> BenchRun:
     progress(f"country: scale {options.scale}, seed {options.seed}")
     country = generate(options.scale, options.seed)
     progress(f"country: {len(country.units):,} units, {len(country.communes):,} communes, {country.per_type()}")
+    # The clients share the machine with the services: the same threshold, no freeze (tests call run() in-process).
+    gc_tuning.tune(CommonSettings.from_env().gc_young_threshold, freeze=False)
     with tempfile.TemporaryDirectory(prefix="antt-bench-") as tmp, contextlib.ExitStack() as dbs:
         urls = _databases(Path(tmp), options.postgres_url, dbs)
         return asyncio.run(_run(country, options, Path(tmp), urls))
