@@ -84,7 +84,7 @@ async def reminder_scan(ctx: BenchContext) -> list[Measurement]:
         t1 = time.perf_counter()
         scan = await stub.RunScan(pb.RunScanRequest(), timeout=1800)
         t2 = time.perf_counter()
-    reminded = int(ctx.stack.rows("notifications", "SELECT count(DISTINCT unit_id) FROM notifications_deliveries "
+    reminded = int(ctx.stack.rows("notifications", "SELECT count(DISTINCT unit_id) FROM notifications_deliveries_v2 "
                                                    "WHERE key LIKE '%registration%' AND unit_id != ''")[0][0])
     owing = owing_the_scanned_deadline(registered, int(REMINDER_CLOCK[:4]), f"{REMINDER_CLOCK[:4]}-03-31")
     checks = {"every due notice sent": int(scan.sent) == int(scan.due),

@@ -26,7 +26,8 @@ from sqlalchemy.engine import Engine
 from antt import metrics
 from services.notifications import projections
 from services.notifications import sweep
-from services.notifications.application import BULK_NOTICES, BulkNotice, Notifications, deliveries, existing_keys
+from services.notifications.application import (BULK_NOTICES, OPEN_ROWS, BulkNotice, Notifications, deliveries,
+                                                existing_keys)
 from services.notifications.channels import Channel, ChannelError, HandOverRefused, NatsChannel, OutgoingMessage
 from services.notifications.clock import Clock
 from services.notifications.domain.calendar import CalendarSet, Tier
@@ -199,8 +200,7 @@ class Scanner:
 
     def _open_keys(self) -> list[str]:
         with self.engine.connect() as conn:
-            q = sa.select(deliveries.c.key).where(deliveries.c.status.in_(
-                [DeliveryStatus.CLAIMED.value, DeliveryStatus.HANDED_OVER.value])).order_by(deliveries.c.key)
+            q = sa.select(deliveries.c.key).where(OPEN_ROWS).order_by(deliveries.c.key)
             return [r[0] for r in conn.execute(q)]
 
     def _retry(self, key: str, result: ScanResult) -> None:
