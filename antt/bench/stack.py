@@ -45,6 +45,7 @@ class Stack:
         self.nats = NatsServer(free_port(), workdir / "nats-store", log_file=workdir / "nats-server.log")
         self.env: dict[str, str] = {}
         self.processes: dict[str, ServiceProcess] = {}
+        self._relays_due: dict[str, ServiceProcess] = {}  # relay processes started once their API process serves
         self.retired_rss: dict[str, dict[str, float]] = {}  # peak memory of processes stopped during the run
         self._engines: dict[str, Engine] = {}
         self.reference_tree = reference_tree
@@ -72,14 +73,16 @@ class Stack:
             self._start(service, self.env, "")
 
     def _start(self, service: str, env: dict[str, str], suffix: str) -> ServiceProcess:
-        """Start a service's API process and, if it publishes, its relay process (on a metrics port of its own)."""
+        """Start a service's API process; its relay process (on a metrics port of its own), if it publishes,
+        starts in `wait_serving` once the API process serves: two processes creating one SQLite file's tables
+        at once may meet "database is locked"."""
         relayed = service in RELAYED
         self.processes[service] = ServiceProcess(["serve", service, *(API_ARGS if relayed else ())], env,
                                                  self.workdir / f"{service}{suffix}.log").start()
         if relayed:
             relay_env = dict(env, **{f"ANTT_{service.upper()}_METRICS_PORT": str(free_port())})
-            self.processes[relay_name(service)] = ServiceProcess(
-                ["serve", service, *RELAY_ARGS], relay_env, self.workdir / f"{service}-relay{suffix}.log").start()
+            self._relays_due[service] = ServiceProcess(
+                ["serve", service, *RELAY_ARGS], relay_env, self.workdir / f"{service}-relay{suffix}.log")
         return self.processes[service]
 
     def grpc_target(self, service: str) -> str:
@@ -88,7 +91,7 @@ class Stack:
 
     async def wait_serving(self, timeout: float = 60.0) -> None:
         """Until every process's gRPC health check says SERVING."""
-        for service, proc in self.processes.items():
+        for service, proc in list(self.processes.items()):
             if service not in SERVED:  # a relay process serves no gRPC: it only has to be running
                 if not proc.alive():
                     raise RuntimeError(f"{service} exited: {proc.output()[-2000:]}")
@@ -106,6 +109,9 @@ class Stack:
                     if asyncio.get_running_loop().time() > deadline:
                         raise TimeoutError(f"{service} not serving within {timeout}s")
                     await asyncio.sleep(0.1)
+            relay = self._relays_due.pop(service, None)
+            if relay is not None:
+                self.processes[relay_name(service)] = relay.start()
 
     def retire(self, service: str) -> None:
         """Record a service's peak memory, then stop it and its relay (they stay listed as retired)."""

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from antt.events.v1 import registry_pb2 as events_pb
+from antt.eventstore.persistence import create_tables
 from antt.messaging.consumer import ReceivedEvent
 from antt.messaging.replica import Change, KeyedReplica
 
@@ -44,7 +45,7 @@ ADDED_COLUMNS = ("eligible", "eligibility_reason", "eligibility_explanation_vi",
 
 def ensure_schema(engine: Engine) -> None:
     """Create the replica table, adding the columns an older replica lacks (its rows keep defaults)."""
-    metadata.create_all(engine)
+    create_tables(engine, metadata)
     present = {c["name"] for c in sa.inspect(engine).get_columns(unit_replica.name)}
     missing = [name for name in ADDED_COLUMNS if name not in present]
     if not missing:
