@@ -144,7 +144,36 @@ AREA_EVENTS = ("AreaCreated", "AreaRenamed", "AreaReparented", "AreaAbolished", 
 
 def _decoded(source: str, msgs: list[Delivery], as_of: datetime | None) -> list[ReceivedEvent]:
     """The events of delivered messages recorded by `as_of`; a message this version cannot read is skipped."""
-    events: list[ReceivedEvent] = []
+    return [e for _, e in _decoded_with(source, msgs, as_of)]
+
+
+async def _read(nc: Any, source: str, filters: list[str], as_of: datetime | None,
+                last: int) -> list[ReceivedEvent]:
+    """The events of a source on any of `filters` (disjoint), up to sequence `last`, in stream order.
+
+    Each pulled batch is decoded as it arrives (`read_filtered` would hold every delivery until the last): the
+    decoding then runs while nats-server still scans the stream for the next batches, on the other core.
+    """
+    async def one(subject: str) -> tuple[list[Delivery], list[ReceivedEvent]]:
+        msgs: list[Delivery] = []
+        events: list[ReceivedEvent] = []
+        async for batch in read_stream_messages(nc, stream_name(source), [subject], last):
+            kept = _decoded_with(source, batch, as_of)
+            msgs.extend(m for m, _ in kept)
+            events.extend(e for _, e in kept)
+        return msgs, events
+
+    parts = [p for p in await asyncio.gather(*(one(f) for f in filters)) if p[1]]
+    if len(parts) <= 1:
+        return parts[0][1] if parts else []
+    # one read per filter (see read_filtered: one consumer per filter scans faster), merged by stream sequence
+    keyed = sorted((stream_position(m)[0], e) for msgs, events in parts for m, e in zip(msgs, events, strict=True))
+    return [e for _, e in keyed]
+
+
+def _decoded_with(source: str, msgs: list[Delivery], as_of: datetime | None) -> list[tuple[Delivery, ReceivedEvent]]:
+    """_decoded, each event with its delivery."""
+    out: list[tuple[Delivery, ReceivedEvent]] = []
     for msg in msgs:
         try:
             event = decode(msg)
@@ -153,13 +182,13 @@ def _decoded(source: str, msgs: list[Delivery], as_of: datetime | None) -> list[
                         stream_position(msg)[0])
             continue
         if recorded_by(event, as_of):
-            events.append(event)
-    return events
+            out.append((msg, event))
+    return out
 
 
-async def _read(nc: Any, source: str, filters: list[str], as_of: datetime | None,
-                last: int) -> list[ReceivedEvent]:
-    """The events of a source on any of `filters`, up to sequence `last`, in stream order."""
+async def _read_reference(nc: Any, source: str, filters: list[str], as_of: datetime | None,
+                          last: int) -> list[ReceivedEvent]:
+    """`_read` the plain way: every delivery first, then decoded (the reference of the tests)."""
     return _decoded(source, await read_filtered(nc, stream_name(source), filters, last), as_of)
 
 
@@ -270,8 +299,10 @@ async def _stream_all(nc: Any, engine: Engine, as_of: datetime | None, last: dic
     return counts
 
 
-def _apply_chunk(engine: Engine, spec: ConsumerSpec, events: list[ReceivedEvent], seen: set[int]) -> int:
-    """Apply events not applied yet (by position) through a consumer's projection, with their tracking rows."""
+def _apply_chunk(engine: Engine, spec: ConsumerSpec, events: list[ReceivedEvent], seen: set[int],
+                 track: bool = True) -> int:
+    """Apply events not applied yet (by position) through a consumer's projection, with their tracking rows
+    unless `track` is off (a scoped replay's in-memory store: nothing reads them, `seen` does their work)."""
     fresh = []
     for e in events:
         if e.envelope.position not in seen:
@@ -280,13 +311,31 @@ def _apply_chunk(engine: Engine, spec: ConsumerSpec, events: list[ReceivedEvent]
     if not fresh:
         return 0
     with engine.begin() as conn:
-        insert_tracking(conn, [(spec.name, spec.source, e.envelope.position) for e in fresh])
+        if track:
+            insert_tracking(conn, [(spec.name, spec.source, e.envelope.position) for e in fresh])
         if spec.batch_projection is not None:  # the consumer's own fast path: the same read model
             spec.batch_projection(conn, fresh)
         else:
             for event in fresh:
                 spec.projection(conn, event)
     return len(fresh)
+
+
+@contextlib.contextmanager
+def indexes_deferred(engine: Engine) -> Iterator[None]:
+    """Drop the read models' secondary indexes of a freshly built store, and build them again at the end.
+
+    Building an index once over the loaded rows costs less than keeping it up to date row by row (≈ 5% of a
+    scoped replay's apply); the primary keys stay, and the report's queries run with every index back.
+    """
+    indexes = [index for table in projections.metadata.sorted_tables for index in table.indexes]
+    with engine.begin() as conn:
+        for index in indexes:
+            index.drop(conn)
+    yield
+    with engine.begin() as conn:
+        for index in indexes:
+            index.create(conn)
 
 
 _pauses = 0  # replays under way that paused the collector (they may overlap on the event loop)
@@ -342,8 +391,9 @@ async def _replay(nats_url: str, year: int, parsed: Scope, scope: str, limit: da
             if streams is None:
                 counts = await _stream_all(nc, engine, limit, last)
             else:
-                counts = {spec.source: _apply_chunk(engine, spec, streams.get(spec.source, []), set())
-                          for spec in CONSUMERS}
+                with indexes_deferred(engine):
+                    counts = {spec.source: _apply_chunk(engine, spec, streams.get(spec.source, []), set(), track=False)
+                              for spec in CONSUMERS}
                 del streams
         finally:
             await nc.close()
