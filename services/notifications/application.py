@@ -222,17 +222,20 @@ class Notifications(ServiceApplication):
         """
         claimed: list[str] = []
         stored: list[str] = []  # batches whose events are stored: their records go in the next transaction
+        # Optimistic until a batch meets a known key: then the later batches look their keys up first.
+        optimistic = True
         for first in range(0, len(notices), batch):
             part = notices[first:first + batch]
             for attempt in range(CLAIM_ATTEMPTS):
                 try:
-                    batch_id, chunks, new = self._claim_batch(part, by, at, channel, stored)
+                    batch_id, chunks, new = self._claim_batch(part, by, at, channel, stored, optimistic)
                     break
                 except sa.exc.IntegrityError:
                     # PostgreSQL: another worker inserted one of these keys after we looked; look again.
                     if attempt == CLAIM_ATTEMPTS - 1:
                         raise
             stored = []
+            optimistic = optimistic and len(new) == len(part)
             if not new:
                 continue
             self._store_chunks(chunks)
@@ -244,41 +247,50 @@ class Notifications(ServiceApplication):
         return claimed
 
     def _claim_batch(self, part: Sequence[BulkNotice], by: str, at: datetime, channel: str,
-                     stored: list[str]) -> tuple[str, list[dict[str, Any]], list[str]]:
+                     stored: list[str], optimistic: bool = False) -> tuple[str, list[dict[str, Any]], list[str]]:
         """One transaction: the listing rows of the keys not claimed yet, and the pending record of their chunks
-        (and the deletion of the records of `stored` batches: one commit fewer per batch); their keys in order."""
+        (and the deletion of the records of `stored` batches: one commit fewer per batch); their keys in order.
+
+        `optimistic`: the rows are first inserted without looking the keys up (a first scan of a stage
+        finds none of them); a known key fails that insert, undone to its savepoint, and the keys are
+        then looked up as otherwise. The primary key decides either way.
+        """
         batch_id = str(uuid.uuid4())
         with write_transaction(self._engine()) as conn:
             _forget(conn, stored)
             keys = list(map(_KEY, part))
             digests = list(map(key_digest, keys))
-            known = _existing(conn, keys, digests)
-            if known:
-                kept = [i for i, k in enumerate(keys) if k not in known]
-                fresh = [part[i] for i in kept]
-                digests = [digests[i] for i in kept]
-            else:
-                fresh = list(part)
-            if not fresh:
-                return batch_id, [], []
             # The driver's executemany with values converted once: SQLAlchemy's per-row parameter
             # processing cost more than the insert itself.
             process = deliveries.c.claimed_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
             when = process(at) if process is not None else at
-            status = DeliveryStatus.SENT.value
-            # In digest order: the digests are random, and inserting them sorted walks the unique index
-            # once instead of jumping between its pages.
-            conn.exec_driver_sql(_insert_sql(conn), sorted(
-                [(digest, key, status, channel, recipient, "", unit_id, province, commune, 0, "", by, when, when, when)
-                 for digest, (key, unit_id, recipient, province, commune, _) in zip(digests, fresh)]))
+            sql, shared = _insert_notices_sql(conn, channel, by, when)
+            fresh: Sequence[BulkNotice] = part
+            inserted = False
+            if optimistic and part:
+                try:
+                    with conn.begin_nested():
+                        conn.exec_driver_sql(sql, _listing_rows(digests, part, shared))
+                    inserted = True
+                except sa.exc.IntegrityError:
+                    pass  # some key is known: undone, looked up below
+            if not inserted:
+                known = _existing(conn, keys, digests)
+                if known:
+                    kept = [i for i, k in enumerate(keys) if k not in known]
+                    fresh = [part[i] for i in kept]
+                    digests = [digests[i] for i in kept]
+                if not fresh:
+                    return batch_id, [], []
+                conn.exec_driver_sql(sql, _listing_rows(digests, fresh, shared))
             chunks = _chunks(batch_id, fresh, at, channel)
-            conn.execute(pending_chunks.insert().values(batch_id=batch_id, chunks=json.dumps(chunks)))
-        return batch_id, chunks, list(map(_KEY, fresh))
+            conn.execute(pending_chunks.insert().values(batch_id=batch_id, chunks=pending_text(chunks)))
+        return batch_id, chunks, keys if fresh is part else list(map(_KEY, fresh))
 
     def store_pending(self) -> int:
         """Store the chunks of claims whose events a crash left unstored; how many batches."""
         with self._engine().connect() as conn:
-            pending = [(r[0], json.loads(r[1])) for r in conn.execute(
+            pending = [(r[0], read_pending(r[1])) for r in conn.execute(
                 sa.select(pending_chunks.c.batch_id, pending_chunks.c.chunks).order_by(pending_chunks.c.batch_id))]
         for batch_id, chunks in pending:
             self._store_chunks(chunks)
@@ -361,16 +373,6 @@ def _insert_new(conn: sa.Connection) -> Any:
     return sqlite_insert(deliveries).on_conflict_do_nothing(index_elements=["key_digest"])
 
 
-_COLUMNS = ("key_digest", "key", "status", "channel", "recipient", "address", "unit_id", "province_code",
-            "commune_code", "attempts", "last_error", "claimed_by", "claimed_at", "retry_at", "updated_at")
-
-
-def _insert_sql(conn: sa.Connection) -> str:
-    """A plain INSERT of listing rows, in the driver's parameter style (a duplicate key fails the batch)."""
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
-    return f"INSERT INTO {deliveries.name} ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})"
-
-
 def key_digest(key: str) -> bytes:
     """The listing's unique 16-byte name of a reminder key (BLAKE2b-128 of its UTF-8)."""
     return hashlib.blake2b(key.encode(), digest_size=16).digest()
@@ -423,6 +425,48 @@ def migrate_listing(engine: Engine) -> int:
     return moved
 
 
+_NOTICE_COLUMNS = ("key_digest", "key", "recipient", "unit_id", "province_code", "commune_code")  # per notice
+
+
+def _insert_notices_sql(conn: sa.Connection, channel: str, by: str, when: Any) -> tuple[str, tuple[Any, ...]]:
+    """The INSERT of new event-only notices' listing rows, and the values all its rows share but does not hold.
+
+    On SQLite the shared values are written into the statement as literals (the same stored values:
+    a column's affinity applies alike), so a row binds its own 6 values instead of 15.
+    """
+    shared = dict(status=DeliveryStatus.SENT.value, channel=channel, address="", attempts=0, last_error="",
+                  claimed_by=by, claimed_at=when, retry_at=when, updated_at=when)
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    literals = [_sqlite_literal(v) for v in shared.values()] if mark == "?" else [None]
+    written = None not in literals
+    marks = [mark] * len(_NOTICE_COLUMNS) + ([str(v) for v in literals] if written else [mark] * len(shared))
+    return (f"INSERT INTO {deliveries.name} ({', '.join(_NOTICE_COLUMNS + tuple(shared))}) VALUES ({', '.join(marks)})",
+            () if written else tuple(shared.values()))
+
+
+def _sqlite_literal(value: Any) -> str | None:
+    """`value` as a SQLite literal, or None when it is not a plain str or int one can be written safely as."""
+    if type(value) is int:
+        return str(value)
+    if type(value) is str and "\x00" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    return None
+
+
+def _listing_rows(digests: list[bytes], notices: Sequence[BulkNotice], shared: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """The listing rows of new event-only notices (with their key digests, in the same order), as the driver's tuples:
+    the per-notice values of `_NOTICE_COLUMNS`, then the `shared` values not in the statement.
+
+    In digest order: the digests are random, and inserting them sorted walks the unique index once
+    instead of jumping between its pages.
+    """
+    if shared:
+        return sorted([(digest, key, recipient, unit_id, province, commune, *shared)
+                       for digest, (key, unit_id, recipient, province, commune, _) in zip(digests, notices)])
+    return sorted([(digest, key, recipient, unit_id, province, commune)
+                   for digest, (key, unit_id, recipient, province, commune, _) in zip(digests, notices)])
+
+
 def _forget(conn: sa.Connection, batch_ids: list[str]) -> None:
     """Delete the pending records of batches whose events are stored."""
     if batch_ids:
@@ -461,6 +505,30 @@ def _chunks(batch_id: str, notices: list[BulkNotice], at: datetime, channel: str
                         "groups": [{"notice": g[0], "offset": g[1], "obligation": json.loads(g[2]),
                                     "items": json.dumps(items, ensure_ascii=False)} for g, items in groups.items()]})
     return out
+
+
+def pending_text(chunks: list[dict[str, Any]]) -> str:
+    """A pending record: the chunks without their groups' items as one JSON line, then each group's items, a line each.
+
+    The items are JSON text already (never holding a raw line break): written as they are, not escaped
+    into a JSON string once more (that second escaping of every notice cost more than the record's insert).
+    """
+    items = [g["items"] for c in chunks for g in c["groups"]]
+    bare = [{**c, "groups": [{k: v for k, v in g.items() if k != "items"} for g in c["groups"]]} for c in chunks]
+    return "\n".join([json.dumps(bare), *items])
+
+
+def read_pending(text: str) -> list[dict[str, Any]]:
+    """The chunks of a pending record: `pending_text`'s, or one JSON document (as records were written before)."""
+    head, newline, rest = text.partition("\n")
+    if not newline:
+        return json.loads(text)  # type: ignore[no-any-return]
+    chunks: list[dict[str, Any]] = json.loads(head)
+    items = iter(rest.split("\n"))
+    for c in chunks:
+        for g in c["groups"]:
+            g["items"] = next(items)  # last, as in the chunk stored: the event's state keeps the key order
+    return chunks
 
 
 def _row_values(d: ReminderDelivery) -> dict[str, Any]:

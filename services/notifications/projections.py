@@ -124,6 +124,20 @@ class UnitRow:
         return UnitRef(self.unit_id, self.unit_type, self.commune_code, self.province_code, not self.closed)
 
 
+_new, _set = object.__new__, object.__setattr__
+
+
+def open_unit_row(unit_id: str, code: str, name: str, unit_type: str, province_code: str, commune_code: str,
+                  contact_email: str, contact_webhook: str) -> UnitRow:
+    """`UnitRow(..., eligible=True, closed=False, ...)`: the same row, made without the frozen dataclass's
+    `__init__` (its ten guarded `__setattr__` calls were the dearest part of reading a unit for a scan)."""
+    row = _new(UnitRow)
+    _set(row, "__dict__", {"unit_id": unit_id, "code": code, "name": name, "unit_type": unit_type,
+                           "province_code": province_code, "commune_code": commune_code, "eligible": True,
+                           "closed": False, "contact_email": contact_email, "contact_webhook": contact_webhook})
+    return row
+
+
 def iter_units(conn: sa.Connection, province_code: str = "", commune_code: str = "",
                open_only: bool = True) -> Iterator[UnitRow]:
     """Units of a jurisdiction ("" = all), open and in scope unless told otherwise, by code."""

@@ -175,6 +175,7 @@ def _units_with_facts(engine: Engine, years: tuple[int, ...], province_code: str
         q = q.where(u.c.commune_code == commune_code)
     current: UnitRow | None = None
     facts: set[tuple[int, str]] = set()
+    make = projections.open_unit_row
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(q)
         # By partition: iterating the result row by row cost more than building the units.
@@ -183,7 +184,7 @@ def _units_with_facts(engine: Engine, years: tuple[int, ...], province_code: str
                 if current is None or r[0] != current.unit_id:
                     if current is not None:
                         yield current, facts
-                    current, facts = UnitRow(r[0], r[1], r[2], r[3], r[4], r[5], True, False, r[6], r[7]), set()
+                    current, facts = make(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]), set()
                 if r[8] is not None:
                     facts.add((int(r[8]), r[9]))
         if current is not None:
@@ -203,15 +204,19 @@ def areas(engine: Engine, calendars: CalendarSet, working: WorkingCalendar, now:
     # (unit type, year) -> [(base template, this commune's stage or None, its kind, overdue for the digests)]
     # for the current commune: what the loop over units reads, computed once
     templates: dict[tuple[str, int], list[tuple[Obligation, Stage | None, str, bool]]] = {}
+    commune = province = ""  # the current area's codes
+    units: dict[str, UnitRow] = {}
+    due: list[DueNotice] = []
     for unit, facts in _units_with_facts(engine, years, province_code, commune_code):
-        if area is None or (unit.province_code, unit.commune_code) != (area.province_code, area.commune_code):
+        if unit.commune_code != commune or unit.province_code != province or area is None:
             if area is not None:
                 yield area
-            area = Area(unit.province_code, unit.commune_code, Snapshot({}, [], set()))
-            templates = {}
-        area.snap.units[unit.unit_id] = unit
+            province, commune = unit.province_code, unit.commune_code
+            area = Area(province, commune, Snapshot({}, [], set()))
+            units, due, templates = area.snap.units, area.due, {}
+        uid = unit.unit_id
+        units[uid] = unit
         checked = False
-        due, uid = area.due, unit.unit_id
         for year in years:
             group = templates.get((unit.unit_type, year))
             if group is None:
@@ -225,7 +230,8 @@ def areas(engine: Engine, calendars: CalendarSet, working: WorkingCalendar, now:
                     continue
                 if stage is not None:
                     if not checked:
-                        _check_unit_id(unit.unit_id)
+                        if "|" in uid or not uid:  # `_check_unit_id`, inline: this runs once per unit
+                            _check_unit_id(uid)
                         checked = True
                     # the notice's key and recipient, built here: this line runs once per notice
                     recipient = stage.recipient_label + uid if stage.to_unit else stage.recipient_label

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from antt.events.v1 import assessment_pb2, registry_pb2
 from services.notifications import projections
@@ -60,3 +64,16 @@ def test_assessment_events_record_what_they_satisfy_once(conn: sa.Connection) ->
         projections.on_assessment_event(conn, received("assessment", payload, "31", "11948"))
     assert projections.satisfied_facts(conn, (2026,)) == {
         ("u1", 2026, "registration"), ("u1", 2026, "decision"), ("u1", 2026, "classification"), ("u2", 2026, "*")}
+
+
+@settings(max_examples=200)
+@given(values=st.lists(st.text(max_size=6), min_size=8, max_size=8))
+def test_an_open_unit_row_is_the_dataclass_made_by_its_init(values: list[str]) -> None:
+    # The scan's constructor skips the frozen __init__: the row must be the same in every respect.
+    made = projections.open_unit_row(*values)
+    reference = projections.UnitRow(*values[:6], True, False, *values[6:])
+    assert made == reference and hash(made) == hash(reference) and repr(made) == repr(reference)
+    assert made.__dict__ == reference.__dict__ and list(made.__dict__) == list(reference.__dict__)
+    assert made.ref() == reference.ref()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.name = "x"  # type: ignore[misc]
