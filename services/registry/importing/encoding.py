@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 import json.encoder
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
+from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
 from antt.actor import Actor
@@ -51,6 +51,10 @@ class StoredEventEncoder:
                                    + self._string("_data_") + self._key, t)
                             for kind, t in transcoder.types.items()  # type: ignore[attr-defined]
                             if not issubclass(kind, (str, int, float, list, tuple, dict))}
+        # A datetime under eventsourcing's own DatetimeAsISO: its frame and isoformat() written inline.
+        self._datetime_head: str | None = None
+        if self._encode is not None and type(transcoder.types.get(datetime)) is DatetimeAsISO:  # type: ignore[attr-defined]
+            self._datetime_head = self._direct[datetime][0]
         self._topics: dict[type, str] = {}
         self._writers: dict[tuple[type, tuple[str, ...]], Callable[[dict[str, Any]], str] | None] = {}
         self._memo: dict[tuple[type, Any], str] = {}
@@ -90,17 +94,19 @@ class StoredEventEncoder:
                 or not all(type(n) is str for n in names)):
             return None
         keys = [n for n in names if n not in _COLUMNS]
-        space: dict[str, Any] = {"S": self._string, "V": self._value}
-        parts = []
+        space: dict[str, Any] = {"S": self._string, "V": self._value, "T": type}
+        reads, parts = [], []
         for i, name in enumerate(keys):
             space[f"K{i}"] = ("{" if i == 0 else self._item) + self._string(name) + self._key
-            parts.append(f"K{i} + (S(d[{name!r}]) if type(d[{name!r}]) is str else V(d[{name!r}]))")
+            reads.append(f"    f{i} = d[{name!r}]\n")  # each value read once, joined once (not a chain of +)
+            parts.append(f"K{i}, (S(f{i}) if T(f{i}) is str else V(f{i}))")
         class_version = getattr(kind, "class_version", 1)
         end = "{" if not keys else ""
         if class_version > 1:  # the mapper adds it last
             end = (end or self._item) + self._string("class_version") + self._key + "".join(self._encode(class_version, 0))
         space["END"] = end + "}"
-        exec("def write(d):\n    return " + " + ".join([*parts, "END"]), space)  # noqa: S102  # names as repr literals
+        source = "def write(d):\n" + "".join(reads) + "    return ''.join((" + ", ".join([*parts, "END"]) + "))"
+        exec(source, space)  # noqa: S102  # names as repr literals
         return space["write"]  # type: ignore[no-any-return]
 
     def _value(self, value: Any) -> str:
@@ -108,6 +114,8 @@ class StoredEventEncoder:
         kind = type(value)
         if kind is int:
             return int.__repr__(value)
+        if kind is datetime and self._datetime_head is not None:
+            return self._datetime_head + self._string(value.isoformat()) + "}"
         # Their text depends only on their equality (not a datetime's: equal instants in two zones
         # are written differently), so one text serves every equal value of an import.
         if kind is date or kind is Actor or isinstance(value, enum.Enum):

@@ -30,6 +30,7 @@ UNIT_TYPES = {**{slug(t.value): t.value for t in UnitType}, **{slug(t.label_vi):
 YES = {"co", "x", "1", "true", "yes", "y", "dung"}
 NO = {"", "khong", "0", "false", "no", "n", "sai"}
 CONTACT_FIELDS = ("managing_authority", "contact_email", "contact_webhook")  # columns recorded by an Updated event
+_FACTS_MAX = 4096  # remembered fact-cell combinations per import
 _VN_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 
 
@@ -56,10 +57,16 @@ def _enum_value(enum_type: type[SizeClass] | type[SchoolLevel], text: str, field
                                     f"invalid {field} {text!r} (valid: {valid})", field=field) from None
 
 
+FACT_FIELDS = ("armed_forces", "size_class", "size_declared_on", "school_levels")
+
+
 def parse_facts(values: dict[str, str]) -> EligibilityFacts | None:
     """Eligibility facts from the row's columns; None when the row declares none."""
-    armed, size, declared, levels = (values.get(f, "") for f in
-                                     ("armed_forces", "size_class", "size_declared_on", "school_levels"))
+    return facts_of(*(values.get(f, "") for f in FACT_FIELDS))
+
+
+def facts_of(armed: str, size: str, declared: str, levels: str) -> EligibilityFacts | None:
+    """Eligibility facts from the four fact cells' texts (see `parse_facts`)."""
     if not (armed or size or declared or levels):
         return None
     flag = slug(armed)
@@ -95,6 +102,9 @@ class UnitImport:
         self.accepted = 0
         self.problems: list[RowProblem] = []
         self.checked = 0
+        # Fact cells' texts -> their facts: few distinct combinations per import, each parsed once
+        # (facts are immutable; a bad combination is not remembered, so its error is raised afresh).
+        self._facts: dict[tuple[str, str, str, str], EligibilityFacts | None] = {}
 
     def _problem(self, row: RawRow, error: DomainError, default_field: str = "code") -> None:
         field = error.field or default_field
@@ -103,21 +113,29 @@ class UnitImport:
 
     def check(self, rows: Iterable[RawRow]) -> None:
         """Check rows; a bad row is recorded (first problem found), a good one is kept for commit."""
-        built: list[tuple[RawRow, list[Unit.Event] | DomainError]] = []
+        # A row's events are encoded as soon as they are made, so they die young: kept for the whole
+        # batch they would survive the garbage collector's young generations, which then scan them
+        # again and again. Problems are still recorded in row order by the second loop.
+        encode = self.encode
+        built: list[tuple[RawRow, str, Any, list[StoredEvent]] | tuple[RawRow, DomainError]] = []
         for row in rows:
             try:
-                built.append((row, self._events(row)))
+                events = self._events(row)
             except DomainError as error:
                 built.append((row, error))
-        # Codes already registered: one query per few hundred rows rather than every code in memory.
-        existing = self.app.existing_ids(b[0].originator_id for _, b in built if isinstance(b, list))
-        encode = self.encode
-        for row, events in built:
-            self.checked += 1
-            if not isinstance(events, list):
-                self._problem(row, events)
                 continue
-            code = events[0].code  # type: ignore[attr-defined]
+            first = events[0]
+            built.append((row, first.code, first.originator_id, [encode(e) for e in events]))  # type: ignore[attr-defined]
+            del events, first
+        # Codes already registered: one query per few hundred rows rather than every code in memory.
+        existing = self.app.existing_ids(b[2] for b in built if len(b) == 4)
+        for item in built:
+            self.checked += 1
+            row = item[0]
+            if len(item) == 2:
+                self._problem(row, item[1])  # type: ignore[arg-type]
+                continue
+            _, code, originator_id, stored = item  # type: ignore[misc]
             if code in self.seen:
                 self._problem(row, InvalidUnitFieldError(
                     f"Mã đơn vị {code} trùng với dòng {self.seen[code]}",
@@ -125,10 +143,10 @@ class UnitImport:
                     reason="DUPLICATE_CODE_IN_FILE"))
                 continue
             self.seen[code] = row.row_number
-            if events[0].originator_id in existing:
+            if originator_id in existing:
                 self._problem(row, UnitAlreadyRegisteredError(code))
                 continue
-            self.stored.extend(encode(e) for e in events)
+            self.stored.extend(stored)
             self.accepted += 1
 
     def _events(self, row: RawRow) -> list[Unit.Event]:
@@ -140,7 +158,15 @@ class UnitImport:
         effective = parse_cell_date(v.get("effective_date", ""), "effective_date")
         if not province:
             province = self._province_of(commune, effective or date.today())
-        facts = parse_facts(v)
+        cells = (v.get("armed_forces", ""), v.get("size_class", ""), v.get("size_declared_on", ""),
+                 v.get("school_levels", ""))
+        try:
+            facts = self._facts[cells]
+        except KeyError:
+            facts = facts_of(*cells)
+            if len(self._facts) >= _FACTS_MAX:
+                self._facts.clear()
+            self._facts[cells] = facts
         households = parse_household_cell(v.get("household_count", ""))
         contacts = {f: v[f] for f in CONTACT_FIELDS if v.get(f)}
         return self.app.new_unit_events(v.get("code", ""), v.get("name", ""), unit_type, province, commune,
