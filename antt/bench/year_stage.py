@@ -31,6 +31,7 @@ import grpc
 from antt.assessment.v1 import assessment_service_pb2 as pb
 from antt.assessment.v1 import assessment_service_pb2_grpc as pb_grpc
 from antt.bench.results import Measurement, latency_ms, progress, rate
+from antt.bench.stack import cpu_seconds
 from antt.bench.stages import BenchContext, stage
 from antt.common.v1 import actor_pb2
 from antt.events.v1 import assessment_pb2 as events_pb
@@ -316,9 +317,17 @@ async def full_year(ctx: BenchContext) -> list[Measurement]:
     decided = 0
     start = time.perf_counter()
 
+    cpu: dict[str, dict[str, float]] = collections.defaultdict(lambda: collections.defaultdict(float))
+    cpu_at = _cpu_snapshot(ctx)
+
     def lap(step: str, since: float) -> float:
+        nonlocal cpu_at
         now = time.perf_counter()
         spent[step] += now - since
+        cpu_now = _cpu_snapshot(ctx)
+        for name, seconds in cpu_now.items():
+            cpu[step][name] += seconds - cpu_at.get(name, seconds)
+        cpu_at = cpu_now
         return now
 
     async with ctx.stack.channel("assessment") as channel:
@@ -349,6 +358,10 @@ async def full_year(ctx: BenchContext) -> list[Measurement]:
     progress("year: waiting for reporting's case rollup")
     final = await _wait_reporting(ctx, decided, timeout=max(600.0, len(units) / 10))
     end = time.perf_counter()
+    lap("reporting_lag", commands_done)
+    cpu_table = {step: {k: round(v, 2) for k, v in sorted(by.items(), key=lambda kv: -kv[1])}
+                 for step, by in cpu.items()}
+    progress(f"year: CPU seconds per step and process: {cpu_table}")
     lat = y.latencies
     calls = sum(len(v) for v in lat.values()) + len(paced)
     unit_commands = len(saturated) + len(paced)
@@ -396,6 +409,7 @@ async def full_year(ctx: BenchContext) -> list[Measurement]:
                     details={"calls": calls, "unit_commands": unit_commands,
                              "lag_after_last_command_s": round(end - commands_done, 2),
                              "steps_s": {k: round(v, 2) for k, v in marks.items()},
+                             "cpu_s_per_step": cpu_table,
                              "linear_200k_units_s": round((end - start) * NATIONAL_UNITS / max(len(sample), 1))}
                     | first,
                     note=f"{calls:,} calls ({unit_commands:,} unit commands); reporting final "
@@ -414,6 +428,17 @@ class _Unit:
     province_code: str
     commune_code: str
     unit_id: str
+
+
+def _cpu_snapshot(ctx: BenchContext) -> dict[str, float]:
+    """CPU seconds used so far by each stack process, nats-server and the bench itself (to see where a step's
+    CPU goes)."""
+    out = {name: s for name in list(ctx.stack.processes) if (s := ctx.stack.cpu(name)) is not None}
+    nats = getattr(ctx.stack.nats, "process", None)
+    if nats is not None and nats.poll() is None:
+        out["nats-server"] = cpu_seconds(nats.pid)
+    out["bench"] = time.process_time()
+    return out
 
 
 async def _wait_reporting(ctx: BenchContext, decided: int, timeout: float) -> int:
