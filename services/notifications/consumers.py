@@ -9,5 +9,6 @@ FROM_REGISTRY = ConsumerSpec(name="notifications-from-registry", source="registr
                              projection=projections.on_registry_event, metadata=(projections.metadata,),
                              batch_projection=projections.on_registry_events)
 FROM_ASSESSMENT = ConsumerSpec(name="notifications-from-assessment", source="assessment",
-                               projection=projections.on_assessment_event, metadata=(projections.metadata,))
+                               projection=projections.on_assessment_event, metadata=(projections.metadata,),
+                               batch_projection=projections.on_assessment_events)
 CONSUMERS = [FROM_REGISTRY, FROM_ASSESSMENT]

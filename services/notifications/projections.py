@@ -89,19 +89,47 @@ def on_registry_events(conn: sa.Connection, events: list[ReceivedEvent]) -> None
     _REPLICA.apply(conn, (_change(e.payload) for e in events))
 
 
-def on_assessment_event(conn: sa.Connection, event: ReceivedEvent) -> None:
-    """Record what an assessment event satisfies (a unit's registration, decision, classification…)."""
+def _fact(event: ReceivedEvent) -> tuple[str, int, str] | None:
+    """The (unit_id, year, kind) fact an assessment event satisfies, if any."""
     kind = ASSESSMENT_SATISFIES.get(event.event_type)
     if kind is None:
-        return
+        return None
     p = event.payload
     unit_id, year = getattr(p, "unit_id", ""), int(getattr(p, "year", 0))
     if not unit_id or not year:
+        return None
+    return unit_id, year, kind
+
+
+def on_assessment_event(conn: sa.Connection, event: ReceivedEvent) -> None:
+    """Record what an assessment event satisfies (a unit's registration, decision, classification…)."""
+    fact = _fact(event)
+    if fact is None:
         return
+    unit_id, year, kind = fact
     exists = conn.execute(sa.select(satisfied.c.unit_id).where(
         satisfied.c.unit_id == unit_id, satisfied.c.year == year, satisfied.c.kind == kind)).first()
     if exists is None:
         conn.execute(satisfied.insert().values(unit_id=unit_id, year=year, kind=kind))
+
+
+# Built once and executed with parameters (building statements per batch costs SQLAlchemy cache-key time).
+_FACTS_OF_UNITS = sa.select(satisfied.c.unit_id, satisfied.c.year, satisfied.c.kind).where(
+    satisfied.c.unit_id.in_(sa.bindparam("units", expanding=True)))
+_INSERT_FACT = satisfied.insert()
+
+
+def on_assessment_events(conn: sa.Connection, events: list[ReceivedEvent]) -> None:
+    """`on_assessment_event` for a batch: one SELECT of the batch's units' stored facts, one multi-row insert of
+    the facts not stored yet (a fact repeated within the batch is inserted once)."""
+    facts = dict.fromkeys(f for f in map(_fact, events) if f is not None)  # first-seen order, no repeats
+    if not facts:
+        return
+    stored = {(r[0], int(r[1]), r[2])
+              for r in conn.execute(_FACTS_OF_UNITS, {"units": sorted({f[0] for f in facts})})}
+    new = [dict(unit_id=u, year=y, kind=k) for (u, y, k) in facts if (u, y, k) not in stored]
+    if new:
+        conn.execute(_INSERT_FACT, new)
 
 
 @dataclass(frozen=True)
