@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import operator
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -157,6 +158,69 @@ def validate_message(message: Message, limits: RequestLimits, prefix: str = "") 
                     validate_message(item, limits, f"{path}[{i}].")
 
 
+_Plan = tuple[Any, tuple[str, ...], tuple[str, ...], tuple[tuple[str, bool], ...], tuple[str, ...]]
+
+
+def _plan(descriptor: Any) -> _Plan:
+    """What `is_clean` reads of one message type: a getter of its singular text fields (None if none),
+    its repeated text fields, its repeated message fields, its other repeated and map fields (with
+    whether each is a map), and its singular message fields."""
+    kinds = {f.name: _kind(f) for f in descriptor.fields}
+    names = {k: tuple(n for n, kind in kinds.items() if kind == k) for k in range(7)}
+    # attrgetter reads them all in one call; a tuple needs two names, so a lone field is named twice.
+    # An unset proto3 field reads "", which passes every check.
+    text = names[STRING] * 2 if len(names[STRING]) == 1 else names[STRING]
+    return (operator.attrgetter(*text) if text else None, names[STRINGS], names[MESSAGES],
+            tuple((n, False) for n in names[LIST]) + tuple((n, True) for n in names[MAP]), names[MESSAGE])
+
+
+_PLANS: dict[type, _Plan] = {}  # per message class (as long-lived as its descriptor)
+
+
+def is_clean(message: Message, limits: RequestLimits) -> bool:
+    """True when `validate_message` would neither change nor reject `message`: every text NFC, short
+    and without a control character, every repeated field within bounds, every map empty.
+
+    The common request passes this in one pass without building field paths; anything else (including
+    control characters a file row may hold) goes through `validate_message`, which owns the outcome.
+    """
+    plans, strings, stack = _PLANS, [], [message]
+    keep, push, pop, walk = strings.extend, stack.append, stack.pop, stack.extend
+    most = limits.max_repeated
+    while stack:
+        m = pop()
+        plan = plans.get(type(m))
+        if plan is None:
+            plan = plans[type(m)] = _plan(m.DESCRIPTOR)
+        text, lists, repeated, bounded, messages = plan
+        if text is not None:
+            keep(text(m))
+        for name in lists:
+            items = getattr(m, name)
+            if len(items) > most:
+                return False
+            keep(items)
+        for name in repeated:
+            items = getattr(m, name)
+            if len(items) > most:
+                return False
+            walk(items)
+        for name, is_map in bounded:
+            count = len(getattr(m, name))
+            if count > most or (is_map and count):  # a map's keys and values are left to the walk
+                return False
+        for name in messages:
+            if m.HasField(name):
+                push(getattr(m, name))
+    # A line feed is allowed and a stable code point (it never combines with its neighbours), so the
+    # joined text is NFC exactly when every piece is, and holds a forbidden control exactly when one does.
+    text = "\n".join(strings)
+    longest = limits.max_string_length
+    return (FORBIDDEN_CONTROLS.search(text) is None
+            and (text.isascii() or unicodedata.is_normalized("NFC", text))
+            and (len(text) <= longest or max(map(len, strings), default=0) <= longest))
+
+
 def _validate_map(field: FieldDescriptor, value: Any, path: str, limits: RequestLimits) -> None:
     key_field = field.message_type.fields_by_name["key"]
     value_field = field.message_type.fields_by_name["value"]
@@ -190,7 +254,8 @@ def _check(request: Any, limits: RequestLimits) -> None:
         raise RequestValidationError("yêu cầu không đúng định dạng protobuf của phương thức",
                                      "the request is not a valid message of the method's type",
                                      reason="REQUEST_MALFORMED")
-    validate_message(request, limits)
+    if not is_clean(request, limits):
+        validate_message(request, limits)
 
 
 async def _check_unary_size(request: Any, limits: RequestLimits, context: grpc.aio.ServicerContext) -> None:
