@@ -117,6 +117,11 @@ def _everywhere(p: Principal) -> bool:
     return p.role is Role.SERVICE or (p.national and p.tier is Tier.BO)
 
 
+def admits_everywhere(p: Principal, perm: Permission) -> bool:
+    """Whether `check` admits `p` for `perm` whatever the request's target (without reading it)."""
+    return p.role in perm.roles and _everywhere(p)
+
+
 async def check(p: Principal, perm: Permission, request: Any, resolver: JurisdictionResolver | None) -> None:
     """Raise PermissionDeniedError unless `p` may make this request."""
     if p.role not in perm.roles:
@@ -197,8 +202,7 @@ def requires(perm: Permission) -> Callable[[F], F]:
 
     def decorate(method: F) -> F:
         async def enforce(self: Any, request: Any, context: grpc.aio.ServicerContext) -> None:
-            p = current_principal(context)
-            if p.role in perm.roles and _everywhere(p):
+            if admits_everywhere(current_principal(context), perm):
                 return  # what check() decides without a look at the request, without its coroutines
             await authorize(context, perm, request, getattr(self, "authz_resolver", None),
                             getattr(self, "authz_service", type(self).__name__), method.__name__)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 from typing import Any
 
 import grpc
@@ -13,7 +12,7 @@ from google.protobuf.message import Message
 from grpc_status import rpc_status
 
 from antt.actor import SYSTEM, Actor
-from antt.auth.authz import Permission, PermissionDeniedError, authorised_in_body, authorize, check
+from antt.auth.authz import Permission, admits_everywhere, authorised_in_body, authorize
 from antt.errors import DomainError
 from antt.grpcx.auth import current_principal, effective_actor, request_actor
 from antt.grpcx.errors import to_status
@@ -75,28 +74,6 @@ class ImportEndpoint:
     async def _allow(self, context: grpc.aio.ServicerContext, perm: Permission, request: Any, method: str) -> None:
         await authorize(context, perm, request, getattr(self, "authz_resolver", None), "registry", method)
 
-    async def _rows_need_check(self, context: grpc.aio.ServicerContext) -> bool:
-        """Whether IMPORT_ROW looks at a row's place for this caller at all.
-
-        authz.check admits some callers (service accounts, national BO) before it reads the request's
-        target: for them every row passes and the per-row walk is skipped. The same check decides,
-        with a target function that only notes that it was called; a denial keeps the per-row path
-        (its first row is denied as before, with the same log and metric).
-        """
-        looked = False
-
-        def probe(_request: Any) -> tuple[()]:
-            nonlocal looked
-            looked = True
-            return ()
-
-        try:
-            await check(current_principal(context), replace(IMPORT_ROW, target=probe), None,
-                        getattr(self, "authz_resolver", None))
-        except PermissionDeniedError:
-            return True
-        return looked
-
     @authorised_in_body
     async def ImportUnits(self, request_iterator: AsyncIterator[pb.ImportUnitsRequest],
                           context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ImportUnitsProgress]:
@@ -117,7 +94,7 @@ class ImportEndpoint:
         session: Session | None = None
         dry_run, total = False, 0
         allowed: set[Any] = set()  # IMPORT_ROW targets already authorised in this stream
-        per_row = False  # whether rows' places must be authorised (see _rows_need_check)
+        per_row = False  # whether rows' places must be authorised (not for callers admitted everywhere)
         try:
             async for request in request_iterator:
                 if session is None:
@@ -125,7 +102,7 @@ class ImportEndpoint:
                     dry_run, total = request.dry_run, request.total_rows
                     session = await asyncio.to_thread(start, self.app, request_actor(request),
                                                       dict(request.columns))
-                    per_row = what == "units" and await self._rows_need_check(context)
+                    per_row = what == "units" and not admits_everywhere(current_principal(context), IMPORT_ROW)
                 if per_row:  # every row must lie within the caller's jurisdiction
                     for row in request.rows:
                         # The caller is the same for the whole stream, so a row is allowed when its
