@@ -6,17 +6,15 @@ import dataclasses
 from datetime import date
 from typing import Any
 
-import nats
 import pytest
-import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from antt.actor import Actor
-from antt.contracts import envelope
 from antt.errors import DomainError
 from antt.relay import state
-from antt.relay.outbox import OutboxRelay, Published
+from antt.relay.outbox import Published
+from antt.testing.relay import assert_same_outgoing, offline_relay
 from services.assessment.application import Assessments
 from services.assessment.domain.states import ClosureReason, Outcome
 from services.assessment.domain.units import StaticUnitDirectory, UnitProfile
@@ -115,24 +113,13 @@ def _year(app: Assessments, i: int, u: dict[str, Any]) -> None:
                  decision(xa_authority(), f"K{i}", on=date(YEAR, 12, 10)), actor)
 
 
-def _relay(app: Assessments, publisher: AssessmentPublisher, from_state: bool) -> OutboxRelay:
-    # outgoing() neither connects nor reads the cursor's table: an unconnected client and memory do.
-    return OutboxRelay("assessment", app, publisher.to_message, sa.create_engine("sqlite://"), nats.NATS(),
-                       from_state=from_state)
-
-
 def assert_same_messages(app: Assessments, start: int = 0) -> int:
     """Every notification after `start` gives the same message both ways; return how many the state path made."""
     fast_publisher = _Counting(app)
-    fast, slow = _relay(app, fast_publisher, True), _relay(app, AssessmentPublisher(app), False)
+    fast = offline_relay("assessment", app, fast_publisher, True)
+    slow = offline_relay("assessment", app, AssessmentPublisher(app), False)
     assert fast._state_topics and not slow._state_topics
-    for n in app.recorder.select_notifications(start=start, limit=10_000, inclusive_of_start=False):
-        a, b = fast.outgoing(n), slow.outgoing(n)
-        assert (a is None) == (b is None)
-        if a is not None and b is not None:
-            assert (a.subject, a.data, a.envelope) == (b.subject, b.data, b.envelope), n.topic
-            assert envelope.header_block(a.envelope, "assessment:1", "ASSESSMENT") == \
-                envelope.header_block(b.envelope, "assessment:1", "ASSESSMENT")
+    assert_same_outgoing(fast, slow, app.recorder.select_notifications(start=start, limit=10_000, inclusive_of_start=False), "ASSESSMENT")
     return fast_publisher.made
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import nats
 import pytest
-import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +14,8 @@ from antt.contracts import envelope
 from antt.contracts.vocabulary import UnitType
 from antt.errors import DomainError
 from antt.relay import state
-from antt.relay.outbox import OutboxRelay, Published
+from antt.relay.outbox import Published
+from antt.testing.relay import assert_same_outgoing, offline_relay
 from services.registry.application import Registry
 from services.registry.domain.facts import EligibilityFacts, SchoolLevel, SizeClass
 from services.registry.domain.unit import registration_events
@@ -109,24 +108,13 @@ def _store(units: list[Any]) -> Registry:
     return app
 
 
-def _relay(app: Registry, publisher: RegistryPublisher, from_state: bool) -> OutboxRelay:
-    # outgoing() neither connects nor reads the cursor's table: an unconnected client and memory do.
-    return OutboxRelay("registry", app, publisher.to_message, sa.create_engine("sqlite://"), nats.NATS(),
-                       from_state=from_state)
-
-
 def assert_same_messages(app: Registry, start: int = 0) -> int:
     """Every notification after `start` gives the same message both ways; return how many the state path made."""
     fast_publisher = _Counting(app)
-    fast, slow = _relay(app, fast_publisher, True), _relay(app, RegistryPublisher(app), False)
+    fast = offline_relay("registry", app, fast_publisher, True)
+    slow = offline_relay("registry", app, RegistryPublisher(app), False)
     assert fast._state_topics and not slow._state_topics
-    for n in app.iter_notifications(after=start):
-        a, b = fast.outgoing(n), slow.outgoing(n)
-        assert (a is None) == (b is None)
-        if a is not None and b is not None:
-            assert (a.subject, a.data, a.envelope) == (b.subject, b.data, b.envelope), n.topic
-            assert envelope.header_block(a.envelope, "registry:1", "REGISTRY") == \
-                envelope.header_block(b.envelope, "registry:1", "REGISTRY")
+    assert_same_outgoing(fast, slow, app.iter_notifications(after=start), "REGISTRY")
     return fast_publisher.made
 
 
@@ -155,7 +143,7 @@ def test_the_state_path_is_off_when_states_are_not_plain_json() -> None:
     app = Registry(env={"COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor"})
     app.register_unit("KDC-1", "Thôn Đông", "khu_dan_cu", "31", "11948", OFFICER, DATES[0])
     assert not state.readable(app.mapper)
-    assert not _relay(app, RegistryPublisher(app), True)._state_topics
-    relay = _relay(app, RegistryPublisher(app), True)
+    assert not offline_relay("registry", app, RegistryPublisher(app), True)._state_topics
+    relay = offline_relay("registry", app, RegistryPublisher(app), True)
     message = relay.outgoing(next(iter(app.iter_notifications())))
     assert message is not None and message.subject == "antt.registry.v1.UnitRegistered.31.11948"
