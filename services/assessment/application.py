@@ -172,9 +172,12 @@ class Assessments(ServiceApplication):
         ids = [AssessmentCase.create_id(r.unit_id, r.year) for r in registrations]
         # which are stored, in one query per few hundred cases (as `_case_exists` asks, one case at a time)
         stored = self.existing_ids(i for i in ids if self.cases.peek(i) is None)
+        profiles = self.units.get_many(r.unit_id for r in registrations)
         for r, case_id in zip(registrations, ids):
             try:
-                profile = self._profile(r.unit_id)
+                profile = profiles.get(r.unit_id)
+                if profile is None:
+                    raise UnitNotInReplicaError(str(r.unit_id))
                 if case_id in listed or case_id in stored or self.cases.peek(case_id) is not None:
                     raise SecondCaseError("hồ sơ", "case", str(r.unit_id), r.year)
                 out.append(AssessmentCase.register(profile, r.year, self.rules.for_year(r.year), r.dossier, actor,

@@ -40,6 +40,10 @@ class UnitDirectory(Protocol):
         """The unit with this id, or None."""
         ...
 
+    def get_many(self, unit_ids: Iterable[UUID]) -> dict[UUID, UnitProfile]:
+        """The units with these ids that exist, by id (as `get` one at a time)."""
+        ...
+
     def in_commune(self, commune_code: str) -> Sequence[UnitProfile]:
         """Every unit located in a commune (the commune itself included)."""
         ...
@@ -58,6 +62,10 @@ class StaticUnitDirectory:
     def get(self, unit_id: UUID) -> UnitProfile | None:
         """The unit with this id, or None."""
         return self._by_id.get(unit_id)
+
+    def get_many(self, unit_ids: Iterable[UUID]) -> dict[UUID, UnitProfile]:
+        """The units with these ids that exist, by id."""
+        return {i: self._by_id[i] for i in unit_ids if i in self._by_id}
 
     def in_commune(self, commune_code: str) -> Sequence[UnitProfile]:
         """Every unit located in a commune."""
