@@ -33,6 +33,8 @@ COMMON_VARS: tuple[EnvVar, ...] = (
     EnvVar("ANTT_CONSUMER_MAX_DELIVER", "5", "Deliveries of a failing message before it goes to antt.dlq.<consumer>"),
     EnvVar("ANTT_CONSUMER_ACK_WAIT", "30", "Seconds before an unacknowledged message is redelivered"),
     EnvVar("ANTT_CONSUMER_BATCH", "1000", "Messages fetched per pull by a consumer (at most one transaction)"),
+    EnvVar("ANTT_CONSUMER_LINGER", "0.02", "Seconds a consumer waits after a partial batch so that the next one "
+           "gathers more events (less CPU per event under a trickle, at most this much more lag)"),
     EnvVar("ANTT_RELAY_BATCH", "200", "Notifications read and published per relay batch"),
     EnvVar("ANTT_SQLITE_CACHE_MB", "32", "Page cache of each SQLite connection of the read models and tracking "
            "tables (MB; SQLite's own default is 2): a projection catching up writes several B-trees per event"),
@@ -119,6 +121,7 @@ class CommonSettings:
     consumer_max_deliver: int
     consumer_ack_wait: float
     consumer_batch: int
+    consumer_linger: float
     relay_batch: int
     relay_poll_interval: float
     relay_linger: float
@@ -141,6 +144,7 @@ class CommonSettings:
             consumer_max_deliver=int(env_value(e, "ANTT_CONSUMER_MAX_DELIVER")),
             consumer_ack_wait=float(env_value(e, "ANTT_CONSUMER_ACK_WAIT")),
             consumer_batch=int(env_value(e, "ANTT_CONSUMER_BATCH")),
+            consumer_linger=float(env_value(e, "ANTT_CONSUMER_LINGER")),
             relay_batch=int(env_value(e, "ANTT_RELAY_BATCH")),
             relay_poll_interval=float(env_value(e, "ANTT_RELAY_POLL_INTERVAL")),
             relay_linger=float(env_value(e, "ANTT_RELAY_LINGER")),

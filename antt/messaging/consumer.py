@@ -163,6 +163,8 @@ class ConsumerOptions:
     ack_wait: float = 30.0
     batch: int = 1000
     fetch_timeout: float = 1.0
+    # After a partial batch, seconds to let more messages arrive before applying the next (see `run`).
+    linger: float = 0.0
 
 
 class PullError(Exception):
@@ -374,6 +376,11 @@ class ProjectionConsumer:
                 continue
             if msgs:
                 await self.process(msgs)
+                if len(msgs) < self.options.batch and self.options.linger > 0:
+                    # Under a trickle of events a batch's fixed cost (a transaction, the duplicate check, the
+                    # read models' statements, the acks) outweighed its events: let the next batch gather more.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stopping.wait(), self.options.linger)
         if puller is not None:
             await puller.stop()
 

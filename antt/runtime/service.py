@@ -82,7 +82,7 @@ class Service:
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         if roles.consumers and self.parts.consumers:
             options = ConsumerOptions(max_deliver=common.consumer_max_deliver, ack_wait=common.consumer_ack_wait,
-                                      batch=common.consumer_batch)
+                                      batch=common.consumer_batch, linger=common.consumer_linger)
             for spec in self.parts.consumers:
                 consumer = ProjectionConsumer(spec, self.engine, self.nc, options)
                 self.projection_consumers.append(consumer)

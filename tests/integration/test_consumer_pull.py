@@ -5,7 +5,9 @@ deliveries decode exactly as nats-py's messages do, and one ack write per batch 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import nats
@@ -18,7 +20,7 @@ from antt.common.v1 import actor_pb2 as common_pb
 from antt.contracts import envelope, subjects, types
 from antt.eventstore.persistence import create_engine
 from antt.events.v1 import registry_pb2 as rpb
-from antt.messaging.consumer import (ConsumerOptions, Delivery, ProjectionConsumer, Puller, ack_deliveries, decode,
+from antt.messaging.consumer import (ConsumerOptions, Delivery, Outcome, ProjectionConsumer, Puller, ack_deliveries, decode,
                                      read_stream, stream_position)
 from antt.messaging.raw import RawMessage
 from antt.messaging.streams import ensure_streams, stream_name
@@ -126,3 +128,47 @@ async def test_raw_deliveries_decode_like_nats_py_messages_and_one_ack_write_ack
         assert [decode(m) for m in read] == [e for e in expected[:24] if e.subject.province_code in ("01", "79")]
     finally:
         await nc.close()
+
+
+class _Timed(ProjectionConsumer):
+    """Records when each batch is processed and how many messages it held."""
+
+    processed: list[tuple[float, float, int]]
+
+    async def process(self, msgs: Sequence[Delivery]) -> list[Outcome]:
+        began = time.monotonic()
+        outcomes = await super().process(msgs)
+        self.processed.append((began, time.monotonic(), len(msgs)))
+        return outcomes
+
+
+async def test_consumer_lingers_after_a_partial_batch(tmp_path: Path, nats_server: NatsServer) -> None:
+    """After a batch smaller than its size the loop waits `linger` before applying the next one, so a trickle of
+    events is applied in fewer, larger batches; everything is still applied."""
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    await ensure_streams(js)
+    engine = create_engine(f"sqlite:///{tmp_path / 'reporting.db'}")
+    consumer = _Timed(FROM_REGISTRY, engine, nc, ConsumerOptions(batch=50, fetch_timeout=0.3, linger=0.5))
+    consumer.processed = []
+
+    async def applied(n: int) -> bool:
+        return sum(k for *_, k in consumer.processed) == n
+
+    stopping = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stopping))
+    try:
+        await publish_units(js, 1, 1)
+        await async_wait_until(lambda: applied(1), timeout=30, message="the first event applied")
+        await publish_units(js, 2, 3)  # arrive while the consumer lingers
+        await async_wait_until(lambda: applied(4), timeout=30, message="four events applied")
+    finally:
+        stopping.set()
+        await task
+        await nc.close()
+    (_, first_done, first), (second_began, _, second) = consumer.processed[:2]
+    assert (first, second) == (1, 3), consumer.processed
+    assert second_began - first_done >= 0.5  # lingered (a lower bound: a loaded machine only lengthens it)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(tracking)).scalar() == 4
+    engine.dispose()
