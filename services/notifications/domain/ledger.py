@@ -159,7 +159,8 @@ class NoticeChunk(ChainedAggregate):
                  groups: list[dict[str, Any]]) -> None:
         # groups: [{"notice", "offset", "obligation": facts without key and unit, "items": JSON text of
         # [[key, unit_id, recipient], ...]}]: what each notice shares with its group is stored once, and the
-        # items are one string (the hash chain canonicalises a string at once, not item by item).
+        # items are one string (the hash chain canonicalises a string at once, not item by item); or, in place
+        # of "items", the unit ids alone and what rebuilds each item from one (see `chunk_items`).
         self.chunk_id = chunk_id
         self.sent_at = sent_at
         self.channel = channel
@@ -178,6 +179,16 @@ class NoticeChunk(ChainedAggregate):
 
 
 def chunk_items(group: dict[str, Any]) -> list[list[str]]:
-    """[key, unit_id, recipient] of each notice of a NoticeChunk group."""
+    """[key, unit_id, recipient] of each notice of a NoticeChunk group.
+
+    A group holds its items, or (stored so since their text was ≈ 4x longer) only its unit ids: each item is
+    then [key_head + unit + key_tail + recipient, unit, recipient], the recipient being recipient_head + unit
+    when `recipient_per_unit`, else recipient_head.
+    """
+    if "units" in group:
+        head, tail, label = group["key_head"], group["key_tail"], group["recipient_head"]
+        if group["recipient_per_unit"]:
+            return [[head + u + tail + label + u, u, label + u] for u in json.loads(group["units"])]
+        return [[head + u + tail + label, u, label] for u in json.loads(group["units"])]
     items = group["items"]
     return json.loads(items) if isinstance(items, str) else items
