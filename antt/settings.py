@@ -43,8 +43,6 @@ COMMON_VARS: tuple[EnvVar, ...] = (
     EnvVar("ANTT_REPORTING_DEFER_INDEXES", "10000", "Messages pending on reporting's registry consumer from which "
            "the unit read models' secondary indexes are dropped, to be built again below a tenth of it (0: never)"),
     EnvVar("ANTT_RELAY_POLL_INTERVAL", "0.2", "Seconds the relay waits when the event store has nothing new"),
-    EnvVar("ANTT_RELAY_LINGER", "0.02", "Seconds the relay waits after a partial batch so that the next one gathers "
-           "more events (less CPU per event under a trickle of commands, at most this much more latency)"),
     EnvVar("ANTT_GC_YOUNG_THRESHOLD", "20000", "Allocations between two collections of Python's youngest generation in a "
            "service process (0: Python's default, 700); the objects alive once a service has started are frozen"),
     EnvVar("ANTT_LOG_LEVEL", "INFO", "Python logging level"),
@@ -124,7 +122,6 @@ class CommonSettings:
     consumer_linger: float
     relay_batch: int
     relay_poll_interval: float
-    relay_linger: float
     log_level: str
     gc_young_threshold: int = 20000
     auth_required: bool = True
@@ -147,7 +144,6 @@ class CommonSettings:
             consumer_linger=float(env_value(e, "ANTT_CONSUMER_LINGER")),
             relay_batch=int(env_value(e, "ANTT_RELAY_BATCH")),
             relay_poll_interval=float(env_value(e, "ANTT_RELAY_POLL_INTERVAL")),
-            relay_linger=float(env_value(e, "ANTT_RELAY_LINGER")),
             log_level=env_value(e, "ANTT_LOG_LEVEL"),
             gc_young_threshold=int(env_value(e, "ANTT_GC_YOUNG_THRESHOLD")),
             auth_required=env_value(e, "ANTT_AUTH_REQUIRED").strip().lower() in {"1", "true", "yes", "on"},

@@ -86,7 +86,7 @@ class OutboxRelay:
 
     def __init__(self, service: str, app: ServiceApplication, to_message: ToMessage, engine: Engine,
                  nc: Client, batch: int = 200, poll_interval: float = 0.2, publish_timeout: float = 5.0,
-                 from_state: bool = True, linger: float = 0.0) -> None:
+                 from_state: bool = True) -> None:
         self.service = service
         self.app = app
         self.to_message = to_message
@@ -100,7 +100,6 @@ class OutboxRelay:
         self.nc = nc
         self.batch = batch
         self.poll_interval = poll_interval
-        self.linger = linger
         self.publish_timeout = publish_timeout
         self._stopping = asyncio.Event()
         self._js: Any = None  # one JetStream context: publish_async keeps its reply subscription there
@@ -349,20 +348,11 @@ class OutboxRelay:
                     break
                 log.exception("relay %s: batch failed; retrying", self.service)
                 advanced = 0
-            pause = self.pause_after(advanced)
-            if pause > 0:
+            if not advanced:
                 try:
-                    await asyncio.wait_for(self._stopping.wait(), pause)
+                    await asyncio.wait_for(self._stopping.wait(), self.poll_interval)
                 except TimeoutError:
                     pass
-
-    def pause_after(self, advanced: int) -> float:
-        """Seconds to wait before the next batch: none after a full one (more is probably stored), `linger` after a
-        partial one (under a trickle of commands the next batch gathers more events: a batch's fixed cost of reads,
-        acks and a cursor write was most of the relay's CPU per message), `poll_interval` when nothing was new."""
-        if not advanced:
-            return self.poll_interval
-        return 0.0 if advanced >= self.batch else self.linger
 
     def stop(self) -> None:
         """Ask run() to finish after the current publish."""

@@ -77,8 +77,7 @@ class Service:
         await ensure_streams(self.nc.jetstream(), common.nats_replicas)
         if roles.relay and self.parts.app is not None and self.parts.to_message is not None:
             self.relay = OutboxRelay(self.name, self.parts.app, self.parts.to_message, self.engine, self.nc,
-                                     batch=common.relay_batch, poll_interval=common.relay_poll_interval,
-                                     linger=common.relay_linger)
+                                     batch=common.relay_batch, poll_interval=common.relay_poll_interval)
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         if roles.consumers and self.parts.consumers:
             options = ConsumerOptions(max_deliver=common.consumer_max_deliver, ack_wait=common.consumer_ack_wait,
