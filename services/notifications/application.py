@@ -547,13 +547,18 @@ def _units_only(obligation: dict[str, Any], offset: str, items: list[tuple[str, 
 _PAYLOAD = ("items", "units")  # a group's notices: its items, or its unit ids (`_units_only`)
 
 
+def _payload(group: dict[str, Any]) -> str:
+    """Which of `_PAYLOAD` holds a group's notices (a group named by unit ids carries `key_head`)."""
+    return "units" if "key_head" in group else "items"
+
+
 def pending_text(chunks: list[dict[str, Any]]) -> str:
     """A pending record: the chunks without their groups' items as one JSON line, then each group's items, a line each.
 
     The items are JSON text already (never holding a raw line break): written as they are, not escaped
     into a JSON string once more (that second escaping of every notice cost more than the record's insert).
     """
-    items = [g["items"] if "items" in g else g["units"] for c in chunks for g in c["groups"]]
+    items = [g[_payload(g)] for c in chunks for g in c["groups"]]
     bare = [{**c, "groups": [{k: v for k, v in g.items() if k not in _PAYLOAD} for g in c["groups"]]} for c in chunks]
     return "\n".join([json.dumps(bare), *items])
 
@@ -569,7 +574,7 @@ def read_pending(text: str) -> list[dict[str, Any]]:
         for g in c["groups"]:
             # last, as in the chunk stored (the event's state keeps the key order); a group named by unit ids
             # (`_units_only`) has their list instead of the items
-            g["units" if "key_head" in g else "items"] = next(items)
+            g[_payload(g)] = next(items)
     return chunks
 
 
