@@ -8,12 +8,15 @@ a unit's obligations. Both are rebuilt identically from the streams.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from antt.events.v1 import registry_pb2 as registry_pb
+from antt.eventstore.persistence import create_tables
 from antt.messaging.consumer import ReceivedEvent
 from antt.messaging.replica import Change, KeyedReplica
 from services.notifications.domain.schedule import UnitRef
@@ -34,6 +37,15 @@ units = sa.Table(
     sa.Column("contact_email", sa.String(320), nullable=False, server_default=""),
     sa.Column("contact_webhook", sa.String(1000), nullable=False, server_default=""),
 )
+# The units a scan reads (`sweep._units_with_facts`), on SQLite: open and in scope (the query's WHERE is this very
+# condition, so the partial index applies), in the scan's order, with every column the scan reads (covering: the
+# query reads no table row and sorts nothing, ≈ 45% less SQL time). Not on PostgreSQL: an index entry there is
+# capped at ≈ 2.7 kB (a 300-character name and a 1000-character webhook could exceed it), and an index in the
+# scan's order alone, read with a row fetch each, was not measured against its sequential scan and sort.
+SCANNED_UNITS = sa.and_(units.c.closed == sa.false(), units.c.eligible == sa.true())
+sa.Index("ix_notifications_units_scan", units.c.province_code, units.c.commune_code, units.c.code, units.c.unit_id,
+         units.c.name, units.c.unit_type, units.c.contact_email, units.c.contact_webhook,
+         sqlite_where=SCANNED_UNITS).ddl_if(dialect="sqlite")
 
 # A fact from assessment that ends obligations: kind "registration" | "decision" | "classification" |
 # "report", or "*" when the unit's case of that year was closed (every obligation of the year ends).
@@ -43,6 +55,23 @@ satisfied = sa.Table(
     sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("kind", sa.String(32), primary_key=True),
 )
+
+
+def ensure_schema(engine: Engine, attempts: int = 5) -> None:
+    """Create the read models' tables, and the indexes a database made by an earlier version lacks (`create_all`
+    creates an index only with its table); replicas starting together may race, so "already exists" is retried."""
+    create_tables(engine, metadata)
+    for attempt in range(attempts):
+        try:
+            with engine.begin() as conn:
+                for index in units.indexes:
+                    index.create(conn, checkfirst=True)  # this dialect's only (`ddl_if`)
+            return
+        except sa.exc.DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
 
 # Which assessment event satisfies which kind of obligation.
 ASSESSMENT_SATISFIES = {

@@ -24,7 +24,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from antt import metrics
-from antt.eventstore.persistence import create_tables
 from services.notifications import projections
 from services.notifications import sweep
 from services.notifications.application import (BULK_NOTICES, OPEN_ROWS, BulkNotice, Notifications, deliveries,
@@ -104,7 +103,7 @@ class Scanner:
         self.retry_base = retry_base
         self.bulk = bulk  # event-only notices claimed per transaction
         self._lock = threading.Lock()
-        create_tables(engine, projections.metadata)
+        projections.ensure_schema(engine)
 
     def scan(self) -> ScanResult:
         """One scan at the clock's instant: new reminders and digests first, then open deliveries."""
