@@ -81,6 +81,9 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
             response_serializer=handler.response_serializer)
 
 
+WRAPPED_MAX = 10_000  # wrapped handlers kept (methods × principals of clients calling them)
+
+
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
     """MetricsInterceptor, then AuthInterceptor, then ValidationInterceptor, in one wrapper per unary call.
 
@@ -96,6 +99,11 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         self.limits = limits
         self.open_prefixes = open_prefixes
         self.recorder = _Recorder(service)
+        # The wrapped unary handler of each method, per authenticated principal: the same handler and
+        # principal make the same wrapper, so it is built once instead of on every call (a client's
+        # token verifies to the same Principal object while it is cached). Keyed by id(principal),
+        # with the principal and the servicer's handler kept in the entry and compared by identity.
+        self._wrapped: dict[tuple[str, int], tuple[Any, Any, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
@@ -114,6 +122,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 grpc_auth.log.warning("unauthenticated call to %s: %s", full, exc.reason)
             if handler.unary_unary is None:
                 return grpc_auth._wrap(validation._wrap(handler, self.limits), principal, error)
+            if error is None:
+                return self._authenticated(full, handler, principal)
             inner = self._checked(handler.unary_unary, principal, error)
             deserializer = validation._tolerant(handler.request_deserializer)
         elif handler.unary_unary is None:
@@ -123,6 +133,21 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         return grpc.unary_unary_rpc_method_handler(
             _timed(inner, self.recorder, full.rsplit("/", 1)[-1]), request_deserializer=deserializer,
             response_serializer=handler.response_serializer)
+
+    def _authenticated(self, full: str, handler: grpc.RpcMethodHandler, principal: Any) -> grpc.RpcMethodHandler:
+        """The unary handler wrapped for an authenticated principal (built once per method and principal)."""
+        key = (full, id(principal))
+        found = self._wrapped.get(key)
+        if found is not None and found[0] is principal and found[1] is handler:
+            return found[2]
+        wrapped = grpc.unary_unary_rpc_method_handler(
+            _timed(self._checked(handler.unary_unary, principal, None), self.recorder, full.rsplit("/", 1)[-1]),
+            request_deserializer=validation._tolerant(handler.request_deserializer),
+            response_serializer=handler.response_serializer)
+        if len(self._wrapped) >= WRAPPED_MAX:  # many clients' tokens: start over rather than grow
+            self._wrapped.clear()
+        self._wrapped[key] = (principal, handler, wrapped)
+        return wrapped
 
     def _checked(self, inner: Callable[..., Any], principal: Any, error: Any) -> Callable[..., Any]:
         """What AuthInterceptor's then ValidationInterceptor's wrappers do around a unary call."""

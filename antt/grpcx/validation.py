@@ -27,6 +27,7 @@ import operator
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
+from itertools import chain
 from typing import Any
 
 import grpc
@@ -158,20 +159,22 @@ def validate_message(message: Message, limits: RequestLimits, prefix: str = "") 
                     validate_message(item, limits, f"{path}[{i}].")
 
 
-_Plan = tuple[Any, tuple[str, ...], tuple[str, ...], tuple[tuple[str, bool], ...], tuple[str, ...]]
+_Plan = tuple[Any, tuple[Any, ...], tuple[Any, ...], tuple[tuple[Any, bool], ...], tuple[str, ...]]
 
 
 def _plan(descriptor: Any) -> _Plan:
     """What `is_clean` reads of one message type: a getter of its singular text fields (None if none),
-    its repeated text fields, its repeated message fields, its other repeated and map fields (with
-    whether each is a map), and its singular message fields."""
+    getters of its repeated text fields, of its repeated message fields and of its other repeated and
+    map fields (with whether each is a map), and the names of its singular message fields."""
     kinds = {f.name: _kind(f) for f in descriptor.fields}
     names = {k: tuple(n for n, kind in kinds.items() if kind == k) for k in range(7)}
     # attrgetter reads them all in one call; a tuple needs two names, so a lone field is named twice.
     # An unset proto3 field reads "", which passes every check.
     text = names[STRING] * 2 if len(names[STRING]) == 1 else names[STRING]
-    return (operator.attrgetter(*text) if text else None, names[STRINGS], names[MESSAGES],
-            tuple((n, False) for n in names[LIST]) + tuple((n, True) for n in names[MAP]), names[MESSAGE])
+    get = operator.attrgetter
+    return (get(*text) if text else None, tuple(map(get, names[STRINGS])), tuple(map(get, names[MESSAGES])),
+            tuple((get(n), False) for n in names[LIST]) + tuple((get(n), True) for n in names[MAP]),
+            names[MESSAGE])
 
 
 _PLANS: dict[type, _Plan] = {}  # per message class (as long-lived as its descriptor)
@@ -183,35 +186,42 @@ def is_clean(message: Message, limits: RequestLimits) -> bool:
 
     The common request passes this in one pass without building field paths; anything else (including
     control characters a file row may hold) goes through `validate_message`, which owns the outcome.
+    The walk takes the messages of one type in a field together (all the items of a repeated field,
+    then all of theirs): each check runs once per field over the whole group, in C (map, chain),
+    instead of once per message in Python: a request's dozens of results cost a few steps.
     """
-    plans, strings, stack = _PLANS, [], [message]
-    keep, push, pop, walk = strings.extend, stack.append, stack.pop, stack.extend
+    plans, strings, groups = _PLANS, [], [[message]]
+    keep, push, pop, flat = strings.extend, groups.append, groups.pop, chain.from_iterable
     most = limits.max_repeated
-    while stack:
-        m = pop()
-        plan = plans.get(type(m))
+    while groups:
+        group = pop()  # never empty: messages of one class
+        kind = type(group[0])
+        plan = plans.get(kind)
         if plan is None:
-            plan = plans[type(m)] = _plan(m.DESCRIPTOR)
+            plan = plans[kind] = _plan(group[0].DESCRIPTOR)
         text, lists, repeated, bounded, messages = plan
         if text is not None:
-            keep(text(m))
-        for name in lists:
-            items = getattr(m, name)
-            if len(items) > most:
+            keep(flat(map(text, group)))
+        for get in lists:
+            found = list(map(get, group))
+            if max(map(len, found)) > most:
                 return False
-            keep(items)
-        for name in repeated:
-            items = getattr(m, name)
-            if len(items) > most:
+            keep(flat(found))
+        for get in repeated:
+            found = list(map(get, group))
+            if max(map(len, found)) > most:
                 return False
-            walk(items)
-        for name, is_map in bounded:
-            count = len(getattr(m, name))
-            if count > most or (is_map and count):  # a map's keys and values are left to the walk
+            items = list(flat(found))
+            if items:
+                push(items)
+        for get, is_map in bounded:
+            counts = list(map(len, map(get, group)))
+            if max(counts) > most or (is_map and any(counts)):  # a map's keys and values are left to the walk
                 return False
         for name in messages:
-            if m.HasField(name):
-                push(getattr(m, name))
+            present = [getattr(m, name) for m in group if m.HasField(name)]
+            if present:
+                push(present)
     # A line feed is allowed and a stable code point (it never combines with its neighbours), so the
     # joined text is NFC exactly when every piece is, and holds a forbidden control exactly when one does.
     text = "\n".join(strings)

@@ -156,13 +156,53 @@ def _message(value: Any, build: Callable[[Any], Any]) -> Any:
     return found
 
 
+ENTRY_MEMO = "_antt_reply_entry_"  # + field name; not state: a shared value's entry in a Case's bytes
+
+
+def _entry(value: Any, field: str, build: Callable[[Any], Any]) -> bytes:
+    """The bytes of `pb.Case(<field>=[build(value)])`, remembered on a shared value (frozen: they never change)."""
+    state = value.__dict__
+    memo = ENTRY_MEMO + field
+    found = state.get(memo)
+    if found is None:
+        found = pb.Case(**{field: [_message(value, build)]}).SerializeToString()
+        state[memo] = found  # only shared values come here (see _add_entries)
+    return found  # type: ignore[no-any-return]
+
+
+def _add_entries(message: pb.Case, field: str, values: Iterable[Any], build: Callable[[Any], Any]) -> None:
+    """Append each value's API message to a repeated field of `message`, in order.
+
+    When every value is shared (results and findings repeated across thousands of cases), their
+    entries are parsed from remembered bytes in one call instead of copied in one by one: parsing
+    appends to a repeated field, and a message serialises by field number whatever the order its
+    fields were set in, so the reply is the same message with the same bytes.
+    """
+    items = list(values)
+    if not items:
+        return
+    if all(SHARED in v.__dict__ for v in items):
+        message.MergeFromString(b"".join([_entry(v, field, build) for v in items]))
+    else:
+        getattr(message, field).extend([_message(v, build) for v in items])
+
+
 def case_to_pb(case: AssessmentCase) -> pb.Case:
     """API form of a case."""
-    return pb.Case(**case_fields(case))
+    message = pb.Case(**_case_scalars(case))
+    _add_entries(message, "results", case.results.values(), result_pb)
+    _add_entries(message, "findings", case.findings.values(), finding_pb)
+    return message
 
 
 def case_fields(case: AssessmentCase) -> dict[str, Any]:
     """The fields of a case's API form (`repeated.add(**case_fields(c))` builds it in place, without a copy)."""
+    return dict(_case_scalars(case), results=[_message(r, result_pb) for r in case.results.values()],
+                findings=[_message(f, finding_pb) for f in case.findings.values()])
+
+
+def _case_scalars(case: AssessmentCase) -> dict[str, Any]:
+    """The fields of a case's API form but its results and findings."""
     u = case.unit
     return dict(
         case_id=str(case.id), unit_id=str(case.unit_id), unit_code=case.unit_code, unit_type=u.unit_type.value,
@@ -170,8 +210,7 @@ def case_fields(case: AssessmentCase) -> dict[str, Any]:
         state_label_vi=case.state.label_vi, rule_set_id=case.rule_set_id, version=case.version,
         managed_by=u.managed_by.value, registered_late=case.registered_late,
         registration_dossier=evidence_pb(case.registration_dossier),
-        results=[_message(r, result_pb) for r in case.results.values()], documents=evidence_pb(case.documents),
-        findings=[_message(f, finding_pb) for f in case.findings.values()], return_reason=case.return_reason,
+        documents=evidence_pb(case.documents), return_reason=case.return_reason,
         outcome=case.outcome.value if case.outcome else "", decision=decision_to_pb(case.decision),
         late_decision=case.late_decision, decided_on_digest=case.decided_on_digest,
         assessment_digest=case.assessment_digest(), revocation=decision_to_pb(case.revocation),
