@@ -50,6 +50,9 @@ COMMON_VARS: tuple[EnvVar, ...] = (
            "all, none, or province codes (31,01); `antt dev` sets all"),
     EnvVar("ANTT_ASSESSMENT_RULES_DIR", "", "Folder of rule-set YAML files (catalogue.yaml + one file per rule "
            "set) used instead of the packaged ones; empty: the packaged TT124/TT48 rule sets"),
+    EnvVar("ANTT_ASSESSMENT_COMMAND_THREADS", "14", "Threads that run assessment's commands: the most commands "
+           "that can share one event-store transaction (asyncio's default would be 6 on two cores); keep it under "
+           "the event store's connection pool (15)"),
     EnvVar("ANTT_NOTIFICATIONS_SCAN_INTERVAL", "60", "Seconds between two scans for due reminders"),
     EnvVar("ANTT_NOTIFICATIONS_CLAIM_LEASE", "120", "Seconds after which a reminder claimed by a vanished "
            "worker (and never handed over) is taken over and sent"),

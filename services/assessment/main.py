@@ -19,6 +19,7 @@ from services.assessment.rules import RuleCatalogue, load_catalogue
 from services.assessment.unit_directory import ReplicaUnitDirectory
 
 RULES_VAR = "ANTT_ASSESSMENT_RULES_DIR"
+THREADS_VAR = "ANTT_ASSESSMENT_COMMAND_THREADS"
 
 
 def rule_catalogue(env: Mapping[str, str] | None = None) -> RuleCatalogue:
@@ -32,7 +33,8 @@ def build(settings: ServiceSettings) -> Service:
     engine = create_engine(settings.database_url)
     units = ReplicaUnitDirectory(engine)
     app = Assessments(settings.database_url, rules=rule_catalogue(), units=units)
-    binding = ServicerBinding(AssessmentServicer(app, engine), pb_grpc.add_AssessmentServiceServicer_to_server,
+    threads = int(env_value(os.environ, THREADS_VAR))
+    binding = ServicerBinding(AssessmentServicer(app, engine, command_threads=threads), pb_grpc.add_AssessmentServiceServicer_to_server,
                               "antt.assessment.v1.AssessmentService")
     parts = ServiceParts(bindings=[binding], app=app, to_message=AssessmentPublisher(app).to_message,
                          consumers=[FROM_REGISTRY])

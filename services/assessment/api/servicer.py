@@ -41,20 +41,9 @@ T = TypeVar("T")
 # (antt.eventstore.group) for the transaction it shares, so the thread count caps how many commands share
 # one: with 50 clients, 6 threads meant small transactions, and more of them, each with its commit and
 # its thread hand-offs (measured: ≈10% less server CPU per SubmitCase with 16 or 32 threads than with 6).
-# 14 stays within the event store's connection pool (5 + 10 overflow), one left for the outbox relay.
+# The default, 14 (ANTT_ASSESSMENT_COMMAND_THREADS), stays within the event store's connection pool
+# (5 + 10 overflow), one left for an in-process outbox relay.
 COMMAND_THREADS = 14
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-
-
-def command_executor() -> ThreadPoolExecutor:
-    """The process's command threads (started on first use; idle ones are joined at exit)."""
-    global _executor
-    if _executor is None:
-        with _executor_lock:
-            if _executor is None:
-                _executor = ThreadPoolExecutor(COMMAND_THREADS, thread_name_prefix="assessment-command")
-    return _executor
 
 
 
@@ -91,15 +80,26 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
 
     authz_service = "assessment"
 
-    def __init__(self, app: Assessments, engine: sa.Engine) -> None:
+    def __init__(self, app: Assessments, engine: sa.Engine, command_threads: int = COMMAND_THREADS) -> None:
         self.app = app
         self.engine = engine
+        self.command_threads = command_threads
+        self._executor: ThreadPoolExecutor | None = None  # started on the first command
+        self._executor_lock = threading.Lock()
         self.authz_resolver = j.ReplicaResolver(app, engine)
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`asyncio.to_thread(fn, ...)` on the command threads: the call runs in a copy of this context."""
         call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(command_executor(), call)
+        return await asyncio.get_running_loop().run_in_executor(self._command_executor(), call)
+
+    def _command_executor(self) -> ThreadPoolExecutor:
+        """This servicer's command threads (idle ones are joined at exit)."""
+        if self._executor is None:
+            with self._executor_lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(self.command_threads, thread_name_prefix="assessment-command")
+        return self._executor
 
     def _classification_pb(self, c: Classification) -> pb.Classification:
         label = ""

@@ -200,7 +200,8 @@ _CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default=
 
 
 async def test_commands_run_on_command_threads_in_the_callers_context() -> None:
-    servicer = api.AssessmentServicer.__new__(api.AssessmentServicer)  # _run needs nothing of the servicer
+    servicer = api.AssessmentServicer.__new__(api.AssessmentServicer)  # _run needs only its command threads
+    servicer.command_threads, servicer._executor, servicer._executor_lock = api.COMMAND_THREADS, None, threading.Lock()
     # every command thread at once: the default executor (6 threads on two cores) would never fill this
     barrier = threading.Barrier(api.COMMAND_THREADS, timeout=10)
 
@@ -218,3 +219,18 @@ async def test_commands_run_on_command_threads_in_the_callers_context() -> None:
     assert len({name for name, _, _ in done}) == api.COMMAND_THREADS
     with pytest.raises(ZeroDivisionError):  # an error reaches the caller as it is
         await servicer._run(lambda: 1 / 0)
+
+
+def test_the_command_thread_count_is_a_setting(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from antt.settings import ServiceSettings
+    from services.assessment.main import build
+
+    monkeypatch.setenv("ANTT_ASSESSMENT_COMMAND_THREADS", "3")
+    settings = ServiceSettings.from_env("assessment", {"ANTT_DATA_DIR": str(tmp_path)})
+    service = build(settings)
+    try:
+        (binding,) = service.parts.bindings
+        assert binding.servicer.command_threads == 3
+    finally:
+        service.engine.dispose()
+    assert api.AssessmentServicer.__init__.__defaults__ == (api.COMMAND_THREADS,)
