@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 import os
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
@@ -113,14 +114,37 @@ def create_engine(url: str) -> Engine:
     return engine
 
 
-def create_tables(engine: Engine, *metadatas: sa.MetaData, attempts: int = 5) -> None:
-    """Create missing tables; replicas starting together may race, so "already exists" is retried."""
+def driver_cursor(conn: sa.Connection) -> closing[Any]:
+    """A cursor of the DBAPI connection under `conn` (in its transaction), closed on leaving the `with`: for hot
+    statements where SQLAlchemy's compiling or per-row result objects cost more than the query."""
+    return closing(conn.connection.driver_connection.cursor())  # type: ignore[union-attr]
+
+
+def _retrying_ddl(step: Callable[[], None], attempts: int) -> None:
+    """Run a schema step; replicas starting together may race, so "already exists" is retried."""
     for attempt in range(attempts):
         try:
-            for md in metadatas:
-                md.create_all(engine)
+            step()
             return
         except sa.exc.DBAPIError:
             if attempt == attempts - 1:
                 raise
             time.sleep(0.1 * (attempt + 1))
+
+
+def create_tables(engine: Engine, *metadatas: sa.MetaData, attempts: int = 5) -> None:
+    """Create missing tables; replicas starting together may race, so "already exists" is retried."""
+    def step() -> None:
+        for md in metadatas:
+            md.create_all(engine)
+    _retrying_ddl(step, attempts)
+
+
+def create_indexes(engine: Engine, *indexes: sa.Index, attempts: int = 5) -> None:
+    """Create missing indexes of tables that already exist (`create_all` adds an index only with its table, so a
+    database made before the index was declared lacks it); an index limited to other dialects is skipped."""
+    def step() -> None:
+        with engine.begin() as conn:
+            for index in indexes:
+                index.create(conn, checkfirst=True)
+    _retrying_ddl(step, attempts)

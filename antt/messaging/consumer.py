@@ -34,7 +34,7 @@ from nats.js.api import AckPolicy as JsAckPolicy
 from sqlalchemy.engine import Engine
 
 from antt import metrics
-from antt.eventstore.persistence import create_tables, write_transaction
+from antt.eventstore.persistence import create_tables, driver_cursor, write_transaction
 from antt.contracts import envelope, subjects, types
 from antt.contracts.envelope import Envelope
 from antt.messaging import raw
@@ -129,7 +129,7 @@ def copy_rows(conn: sa.Connection, table: str, columns: Sequence[str], rows: Seq
     """Insert rows with one PostgreSQL COPY in the connection's transaction: executemany sends a statement per
     row, and the server's time for them was most of a rebuild's. psycopg adapts the values as it does parameters,
     and a duplicate key fails the COPY (and its transaction) as it fails the INSERT."""
-    with conn.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+    with driver_cursor(conn) as cursor:
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)

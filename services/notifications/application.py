@@ -22,7 +22,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from sqlalchemy.engine import Engine
 
-from antt.eventstore.persistence import create_tables, write_transaction
+from antt.eventstore.persistence import create_tables, driver_cursor, write_transaction
 from antt.eventstore.application import ServiceApplication
 from antt.messaging.tracking import metadata as tracking_metadata
 from services.notifications import projections
@@ -394,8 +394,7 @@ def _existing(conn: sa.Connection, keys: list[str], digests: list[bytes]) -> set
     # The driver's own cursor (no SQLAlchemy result to set up per look-up); a part is padded to a size of
     # LOOKUP_SIZES with its last digest (the same answer), so a few statements serve every look-up and SQLite's
     # statement cache prepares each once (each part's own size was a statement to prepare per commune).
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with driver_cursor(conn) as cursor:
         for first in range(0, len(digests), LOOKUP_SIZES[-1]):
             part = digests[first:first + LOOKUP_SIZES[-1]]
             size = next(n for n in LOOKUP_SIZES if n >= len(part))
@@ -403,8 +402,6 @@ def _existing(conn: sa.Connection, keys: list[str], digests: list[bytes]) -> set
             cursor.execute(f"SELECT key_digest FROM {deliveries.name} WHERE key_digest IN "
                            f"({', '.join([mark] * size)})", part)
             found.update(bytes(r[0]) for r in cursor.fetchall())
-    finally:
-        cursor.close()
     return {k for k, d in zip(keys, digests) if d in found} if found else set()
 
 

@@ -8,7 +8,6 @@ a unit's obligations. Both are rebuilt identically from the streams.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -16,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from antt.events.v1 import registry_pb2 as registry_pb
-from antt.eventstore.persistence import create_tables
+from antt.eventstore.persistence import create_indexes, create_tables
 from antt.messaging.consumer import ReceivedEvent
 from antt.messaging.replica import Change, KeyedReplica
 from services.notifications.domain.schedule import UnitRef
@@ -57,20 +56,10 @@ satisfied = sa.Table(
 )
 
 
-def ensure_schema(engine: Engine, attempts: int = 5) -> None:
-    """Create the read models' tables, and the indexes a database made by an earlier version lacks (`create_all`
-    creates an index only with its table); replicas starting together may race, so "already exists" is retried."""
+def ensure_schema(engine: Engine) -> None:
+    """Create the read models' tables, and the indexes a database made by an earlier version lacks."""
     create_tables(engine, metadata)
-    for attempt in range(attempts):
-        try:
-            with engine.begin() as conn:
-                for index in units.indexes:
-                    index.create(conn, checkfirst=True)  # this dialect's only (`ddl_if`)
-            return
-        except sa.exc.DBAPIError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.1 * (attempt + 1))
+    create_indexes(engine, *units.indexes)
 
 
 # Which assessment event satisfies which kind of obligation.

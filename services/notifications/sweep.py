@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from antt.eventstore.persistence import driver_cursor
 from services.notifications import projections
 from services.notifications.domain.calendar import CalendarSet, Tier
 from services.notifications.domain.due import DuePolicy, current_stage, digest_send_at, due_digests, horizon
@@ -203,13 +204,10 @@ def _partitions(conn: sa.Connection, q: sa.Select[Any]) -> Iterator[Sequence[Seq
         return
     compiled = q.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     values = compiled.construct_params()
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with driver_cursor(conn) as cursor:
         cursor.execute(compiled.string, [values[name] for name in compiled.positiontup or ()])
         while part := cursor.fetchmany(STREAM_ROWS):
             yield part
-    finally:
-        cursor.close()
 
 
 def areas(engine: Engine, calendars: CalendarSet, working: WorkingCalendar, now: datetime, policy: DuePolicy,

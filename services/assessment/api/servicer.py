@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -84,8 +83,7 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
         self.app = app
         self.engine = engine
         self.command_threads = command_threads
-        self._executor: ThreadPoolExecutor | None = None  # started on the first command
-        self._executor_lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None  # made by the first command (on the event loop)
         self.authz_resolver = j.ReplicaResolver(app, engine)
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -95,10 +93,8 @@ class AssessmentServicer(pb_grpc.AssessmentServiceServicer):
 
     def _command_executor(self) -> ThreadPoolExecutor:
         """This servicer's command threads (idle ones are joined at exit)."""
-        if self._executor is None:
-            with self._executor_lock:
-                if self._executor is None:
-                    self._executor = ThreadPoolExecutor(self.command_threads, thread_name_prefix="assessment-command")
+        if self._executor is None:  # only the event loop's thread calls this: no lock needed
+            self._executor = ThreadPoolExecutor(self.command_threads, thread_name_prefix="assessment-command")
         return self._executor
 
     def _classification_pb(self, c: Classification) -> pb.Classification:

@@ -201,7 +201,7 @@ _CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default=
 
 async def test_commands_run_on_command_threads_in_the_callers_context() -> None:
     servicer = api.AssessmentServicer.__new__(api.AssessmentServicer)  # _run needs only its command threads
-    servicer.command_threads, servicer._executor, servicer._executor_lock = api.COMMAND_THREADS, None, threading.Lock()
+    servicer.command_threads, servicer._executor = api.COMMAND_THREADS, None
     # every command thread at once: the default executor (6 threads on two cores) would never fill this
     barrier = threading.Barrier(api.COMMAND_THREADS, timeout=10)
 
